@@ -1,0 +1,482 @@
+package actors
+
+import (
+	"context"
+	"time"
+
+	"github.com/gogo/protobuf/proto"
+
+	"github.com/godisque/godisque/protocol"
+)
+
+// ------------------------------- The facade ----------------------------------
+//
+// Ask answers one protocol request. It is what the RESP gateway, the
+// embedder API and the node actor (for remote embedders) call. It takes
+// ownership of req (the body of an AddJob is kept, not copied). The reply is
+// the request's reply message or a *protocol.Error. Only GETJOB blocks;
+// cancelling ctx (the client went away) unblocks it, and a job that was
+// already on its way is put back at the head of its queue.
+
+// Ask answers req; see the chapter comment.
+func (n *Node) Ask(ctx context.Context, req proto.Message) proto.Message {
+	if n.stopped.Load() {
+		return errStopped
+	}
+	switch m := req.(type) {
+	case *protocol.AddJob:
+		return n.addJob(m)
+	case *protocol.GetJob:
+		return n.getJob(ctx, m)
+	case *protocol.AckJob:
+		return n.byIDs(m.Ids, func(ids []string) any { return &protocol.AckJob{Ids: ids} })
+	case *protocol.FastAck:
+		return n.byIDs(m.Ids, func(ids []string) any { return &protocol.FastAck{Ids: ids} })
+	case *protocol.DelJob:
+		return n.byIDs(m.Ids, func(ids []string) any { return &protocol.DelJob{Ids: ids} })
+	case *protocol.Dequeue:
+		return n.byIDs(m.Ids, func(ids []string) any { return &protocol.Dequeue{Ids: ids} })
+	case *protocol.Nack:
+		if err := n.checkOOM(); err != nil {
+			return err
+		}
+		return n.byIDs(m.Ids, func(ids []string) any { return &protocol.Nack{Ids: ids} })
+	case *protocol.Enqueue:
+		if err := n.checkOOM(); err != nil {
+			return err
+		}
+		return n.byIDs(m.Ids, func(ids []string) any { return &protocol.Enqueue{Ids: ids} })
+	case *protocol.Working:
+		if r, ok := n.byID(m.Id, m); ok {
+			return r
+		}
+		return errNoJob
+	case *protocol.Show:
+		if r, ok := n.byID(m.Id, m); ok {
+			return r
+		}
+		return &protocol.ShowReply{}
+	case *protocol.Qlen:
+		if r, ok := n.callQueue(m.Queue, false, m); ok {
+			return r
+		}
+		return &protocol.Count{}
+	case *protocol.Qpeek:
+		if r, ok := n.callQueue(m.Queue, false, m); ok {
+			return r
+		}
+		return &protocol.Jobs{}
+	case *protocol.Qstat:
+		if r, ok := n.callQueue(m.Queue, false, m); ok {
+			return r
+		}
+		return &protocol.QueueInfo{}
+	case *protocol.Pause:
+		create := m.Replace && m.Flags != 0
+		if r, ok := n.callQueue(m.Queue, create, m); ok {
+			return r
+		}
+		return &protocol.PauseReply{State: "none"}
+	case *protocol.Qscan:
+		return n.qscan(m)
+	case *protocol.Jscan:
+		return n.jscan(m)
+	case *protocol.NodeStats:
+		return n.Stats()
+	case *protocol.Flush:
+		n.Flush()
+		return &protocol.Ok{}
+	}
+	return &protocol.Error{Text: "ERR unknown request"}
+}
+
+// --------------------------------- Routing -----------------------------------
+
+// send delivers msg to the queue actor of name and returns where its answer
+// will come. With create false a missing queue is not made: ok is false.
+func (n *Node) send(name string, create bool, msg any) (done chan any, ok bool) {
+	r := &request{msg: msg, done: make(chan any, 1)}
+	for {
+		ref, found := n.queues.get(name)
+		if !found {
+			if !create {
+				return nil, false
+			}
+			sq := &spawnQueue{name: name, done: make(chan *queueRef, 1)}
+			n.sys.Root.Send(n.pid, sq)
+			ref = <-sq.done
+		}
+		if ref.acquire() {
+			n.sys.Root.Send(ref.pid, r)
+			ref.release()
+			return r.done, true
+		}
+		// The actor is retiring and its table entry is about to go.
+	}
+}
+
+func (n *Node) callQueue(name string, create bool, msg any) (proto.Message, bool) {
+	done, ok := n.send(name, create, msg)
+	if !ok {
+		return nil, false
+	}
+	return asMessage(<-done), true
+}
+
+func asMessage(v any) proto.Message {
+	if m, ok := v.(proto.Message); ok {
+		return m
+	}
+	return &protocol.Error{Text: "ERR internal error, check server logs"}
+}
+
+// byID routes a one-ID command to the queue owning the job.
+func (n *Node) byID(id string, msg any) (proto.Message, bool) {
+	j, ok := n.dir.Get(id)
+	if !ok {
+		return nil, false
+	}
+	return n.callQueue(j.Queue, false, msg)
+}
+
+// byIDs splits an ID-list command by owning queue, sends one request per
+// queue (all before waiting for any), and sums the counts. Unknown IDs are
+// skipped: on a node alone they need nothing (no dummy acks, SPEC.md §5.3).
+func (n *Node) byIDs(ids []string, mk func([]string) any) proto.Message {
+	if len(ids) == 1 {
+		if j, ok := n.dir.Get(ids[0]); ok {
+			if r, ok := n.callQueue(j.Queue, false, mk(ids)); ok {
+				return r
+			}
+		}
+		return &protocol.Count{}
+	}
+	groups := make(map[string][]string)
+	var order []string
+	for _, id := range ids {
+		j, ok := n.dir.Get(id)
+		if !ok {
+			continue
+		}
+		if _, seen := groups[j.Queue]; !seen {
+			order = append(order, j.Queue)
+		}
+		groups[j.Queue] = append(groups[j.Queue], id)
+	}
+	pending := make([]chan any, 0, len(order))
+	for _, q := range order {
+		if done, ok := n.send(q, false, mk(groups[q])); ok {
+			pending = append(pending, done)
+		}
+	}
+	var total int64
+	for _, done := range pending {
+		if c, ok := (<-done).(*protocol.Count); ok {
+			total += c.N
+		}
+	}
+	return &protocol.Count{N: total}
+}
+
+// ---------------------------------- ADDJOB -----------------------------------
+
+// Defaults of SPEC.md §4.
+const (
+	DefaultTTL      = 86400 // seconds
+	maxDefaultRetry = 300   // seconds
+)
+
+// DefaultRetry is the RETRY a job gets when none is given: ttl/10, 1..300 s.
+func DefaultRetry(ttl int64) int64 {
+	r := ttl / 10
+	if r > maxDefaultRetry {
+		r = maxDefaultRetry
+	}
+	if r < 1 {
+		r = 1
+	}
+	return r
+}
+
+func (n *Node) nowMs() int64 { return n.clock.Now().UnixMilli() }
+
+// nextCtime is a creation time strictly greater than the node's previous
+// one (SPEC.md §5.1 step 9), so jobs of a node have unique ordered ctimes.
+func (n *Node) nextCtime(nowMs int64) int64 {
+	c := nowMs * 1_000_000
+	for {
+		last := n.lastCtime.Load()
+		next := c
+		if next <= last {
+			next = last + 1
+		}
+		if n.lastCtime.CompareAndSwap(last, next) {
+			return next
+		}
+	}
+}
+
+// addJob is ADDJOB (SPEC.md §5.1). The gateway has checked the syntax and the
+// option ranges; the checks that need the node's state are here.
+func (n *Node) addJob(m *protocol.AddJob) proto.Message {
+	ttl := m.Ttl
+	if ttl <= 0 {
+		ttl = DefaultTTL
+	}
+	retry := m.Retry
+	if retry < 0 {
+		retry = DefaultRetry(ttl)
+	} else if m.Replicate > 1 && retry == 0 {
+		return errRetryRepl
+	}
+	if m.Delay >= ttl {
+		return errDelayTTL
+	}
+	repl := int(m.Replicate)
+	if repl == 0 {
+		repl = min(3, n.clusterSize())
+	}
+	level := n.memLevel()
+	extrepl := level >= 1 || n.leaving.Load()
+	additional := repl - 1
+	if extrepl {
+		additional = repl
+	}
+	if reach := n.reachable(); additional > reach {
+		switch {
+		case extrepl && additional-1 == reach && n.leaving.Load():
+			return errNoReplLeav
+		case extrepl && additional-1 == reach:
+			return errNoReplOOM
+		}
+		return errNoRepl
+	}
+	if err := n.checkOOM(); err != nil {
+		return err
+	}
+	now := n.nowMs()
+	j := &Job{
+		ID: n.ids.Next(ttl, retry), Queue: m.Queue, Body: m.Body,
+		Ctime: n.nextCtime(now), Etime: now + ttl*1000,
+		Delay: uint32(m.Delay), Retry: uint32(retry), Repl: uint16(repl),
+		Delivered: []string{n.id}, heapIdx: -1,
+	}
+	if m.Delay > 0 {
+		j.Qtime = now + m.Delay*1000
+	} else {
+		j.Qtime = now + retry*1000
+	}
+	r, _ := n.callQueue(m.Queue, true, &opAdd{job: j, maxlen: m.Maxlen})
+	return r
+}
+
+// checkOOM is SPEC.md §14 for the commands that may use memory: above 95%
+// the node first tries to evict, then refuses. maxmemory 0 never refuses.
+func (n *Node) checkOOM() *protocol.Error {
+	lim := n.limits()
+	if lim.MaxMemory == 0 || Level(n.mem.Used(), lim.MaxMemory) < 2 {
+		return nil
+	}
+	if lim.Policy != "noeviction" {
+		n.evict()
+		if Level(n.mem.Used(), lim.MaxMemory) < 2 {
+			return nil
+		}
+	}
+	return errOOM
+}
+
+// evict asks every queue to drop what SPEC.md §14 lets it drop (acked jobs,
+// delivered at-most-once jobs), at most ten times a second.
+func (n *Node) evict() {
+	now := n.nowMs()
+	last := n.lastEvict.Load()
+	if now-last < 100 || !n.lastEvict.CompareAndSwap(last, now) {
+		return
+	}
+	n.broadcast(&opEvict{})
+}
+
+// broadcast sends msg to every live queue actor and waits for the answers.
+func (n *Node) broadcast(msg any) {
+	var names []string
+	n.queues.each(func(name string, _ *queueRef) { names = append(names, name) })
+	pending := make([]chan any, 0, len(names))
+	for _, name := range names {
+		if done, ok := n.send(name, false, msg); ok {
+			pending = append(pending, done)
+		}
+	}
+	for _, done := range pending {
+		<-done
+	}
+}
+
+// ---------------------------------- GETJOB -----------------------------------
+
+// getJob is GETJOB (SPEC.md §5.2): a non-blocking sweep of the queues, one
+// job per queue per round, then, if nothing came and NOHANG is not set,
+// block on every queue until a job, the timeout, or ctx's end.
+func (n *Node) getJob(ctx context.Context, m *protocol.GetJob) proto.Message {
+	queues := dedupe(m.Queues)
+	count := int(m.Count)
+	if count <= 0 {
+		count = 1
+	}
+	items := n.sweep(queues, count)
+	if len(items) > 0 {
+		return &protocol.Jobs{Jobs: items}
+	}
+	if m.Nohang {
+		return &protocol.Jobs{}
+	}
+	if n.leaving.Load() {
+		return errLeaving
+	}
+	return n.block(ctx, queues, m)
+}
+
+func dedupe(names []string) []string {
+	if len(names) < 2 {
+		return names
+	}
+	seen := make(map[string]struct{}, len(names))
+	out := names[:0:0]
+	for _, q := range names {
+		if _, ok := seen[q]; !ok {
+			seen[q] = struct{}{}
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// sweep takes up to count jobs round-robin. With several queues it first
+// asks each how many it could give (creating missing queues, as Disque
+// does), plans the rounds, then takes each queue's share in parallel.
+func (n *Node) sweep(queues []string, count int) []*protocol.JobItem {
+	take := func(name string, k int) chan any {
+		done, _ := n.send(name, true, &opTake{n: k})
+		return done
+	}
+	if len(queues) == 1 {
+		r, _ := (<-take(queues[0], count)).(*takeResult)
+		if r == nil {
+			return nil
+		}
+		return r.items
+	}
+	avail := make([]int, len(queues))
+	pending := make([]chan any, len(queues))
+	for i, q := range queues {
+		pending[i] = take(q, 0)
+	}
+	for i, done := range pending {
+		if r, ok := (<-done).(*takeResult); ok {
+			avail[i] = r.available
+		}
+	}
+	share := make([]int, len(queues))
+	for left, progress := count, true; left > 0 && progress; {
+		progress = false
+		for i := range queues {
+			if left > 0 && share[i] < avail[i] {
+				share[i]++
+				left--
+				progress = true
+			}
+		}
+	}
+	got := make([][]*protocol.JobItem, len(queues))
+	for i, q := range queues {
+		pending[i] = nil
+		if share[i] > 0 {
+			pending[i] = take(q, share[i])
+		}
+	}
+	for i, done := range pending {
+		if done != nil {
+			if r, ok := (<-done).(*takeResult); ok {
+				got[i] = r.items
+			}
+		}
+	}
+	var items []*protocol.JobItem
+	for round := 0; len(items) < count; round++ {
+		added := false
+		for i := range got {
+			if round < len(got[i]) {
+				items = append(items, got[i][round])
+				added = true
+			}
+		}
+		if !added {
+			break
+		}
+	}
+	return items
+}
+
+// block waits on every queue for one job (SPEC.md §5.2).
+func (n *Node) block(ctx context.Context, queues []string, m *protocol.GetJob) proto.Message {
+	w := NewWaiter()
+	w.WithCounters = m.Withcounters
+	for _, q := range queues {
+		n.send(q, true, &opBlock{w: w})
+	}
+	var expired chan struct{}
+	if m.TimeoutMs > 0 {
+		expired = make(chan struct{})
+		t := n.clock.AfterFunc(time.Duration(m.TimeoutMs)*time.Millisecond, func() { close(expired) })
+		defer t.Stop()
+	}
+	var wake Wake
+	gone := false
+	select {
+	case wake = <-w.C:
+	case <-expired:
+	case <-ctx.Done():
+		gone = true
+	}
+	if wake.Job == nil && wake.Err == nil && !w.Claim() {
+		wake = <-w.C // a queue won the race: its job is on the way
+	}
+	for _, q := range queues {
+		if wake.Job == nil || q != wake.Job.Queue {
+			n.send(q, false, &opUnblock{w: w})
+		}
+	}
+	if gone && wake.Job != nil {
+		// Nobody will read it: put it back where it was.
+		n.send(wake.Job.Queue, true, &opGiveBack{id: wake.Job.Id})
+		return &protocol.Jobs{}
+	}
+	if wake.Err != nil {
+		return wake.Err
+	}
+	if wake.Job == nil {
+		return &protocol.Jobs{}
+	}
+	return &protocol.Jobs{Jobs: []*protocol.JobItem{wake.Job}}
+}
+
+// --------------------------------- Node-wide ---------------------------------
+
+// Stats is what INFO and HELLO report of the node.
+func (n *Node) Stats() *protocol.NodeStatsReply {
+	return &protocol.NodeStatsReply{
+		NodeId: n.id, RegisteredJobs: n.dir.Len(), RegisteredQueues: n.visible.Load(),
+		BlockedClients: n.blocked.Load(), UsedMemory: n.mem.Used(),
+		MemoryLevel: int64(n.memLevel()), Leaving: n.leaving.Load(),
+	}
+}
+
+// Flush deletes every job and queue (DEBUG FLUSHALL); blocked clients get
+// an empty reply.
+func (n *Node) Flush() { n.broadcast(&protocol.Flush{}) }
+
+// MemoryChanged tells the queues the memory settings changed, so idle queues
+// are evicted on the new level's schedule (CONFIG SET maxmemory).
+func (n *Node) MemoryChanged() { n.broadcast(&opLevel{}) }
+
+func (n *Node) kickAll(err *protocol.Error) { n.broadcast(&opKick{err: err}) }

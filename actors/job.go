@@ -1,0 +1,106 @@
+package actors
+
+import "github.com/godisque/godisque/protocol"
+
+// ------------------------------- The job record ------------------------------
+//
+// A Job is the resting form of a Disque job: a compact record owned by the
+// queue actor of its queue (DESIGN.md, "passivated"). Only the owning queue
+// actor reads or writes it, with one exception: ID and Queue never change
+// after the job is published in the Directory, so any goroutine holding a
+// *Job from the Directory may read those two fields, and nothing else.
+//
+// Times are unix milliseconds. Ctime is Disque's creation time, ms*1e6 plus a
+// per-node uniquifier (SPEC.md §5.1 step 9), so it orders jobs of a queue.
+
+// Job states, as SHOW prints them (SPEC.md §1). Values match protocol.JobState.
+const (
+	StateWaitRepl = uint8(protocol.JobState_WAIT_REPL) // waiting for synchronous replication
+	StateActive   = uint8(protocol.JobState_ACTIVE)    // known, not queued here, not acked
+	StateQueued   = uint8(protocol.JobState_QUEUED)    // in the local queue
+	StateAcked    = uint8(protocol.JobState_ACKED)     // acknowledged, kept to propagate the ack
+)
+
+// Job flags (SPEC.md §16.3), values match protocol.JobFlag.
+const (
+	flagBcastQueued    = uint8(protocol.JobFlag_BCAST_QUEUED)    // next queueing is a redelivery
+	flagBcastWillQueue = uint8(protocol.JobFlag_BCAST_WILLQUEUE) // announce WILLQUEUE before requeue
+	flagDelivered      = uint8(protocol.JobFlag_DELIVERED)       // handed to a consumer here
+)
+
+var stateNames = [...]string{"wait-repl", "active", "queued", "acked"}
+
+// StateName is the name SHOW prints for a state.
+func StateName(s uint8) string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return "unknown"
+}
+
+// Job is one job's record on this node.
+type Job struct {
+	ID    string // immutable; readable by anyone holding the pointer
+	Queue string // immutable; readable by anyone holding the pointer
+	Body  []byte
+
+	Ctime int64 // creation, ms*1e6 + uniquifier
+	Etime int64 // expiry, unix ms
+	Qtime int64 // next requeue, unix ms; 0 = never
+	awake int64 // next time the queue must look at this job (awake index key)
+
+	Delay, Retry  uint32 // seconds
+	Nacks, AddDel uint32 // NACK and additional-deliveries counters
+	Repl          uint16
+	State         uint8
+	Flags         uint8
+
+	// Delivered and Confirmed are Disque's nodes_delivered and
+	// nodes_confirmed (SPEC.md §12): node IDs that may hold a copy, and
+	// those that confirmed replication or the ack.
+	Delivered []string
+	Confirmed []string
+
+	heapIdx int32 // position in the awake index, -1 when not in it
+}
+
+// jobOverhead is what accounting charges for a job beyond its body and ID:
+// the record, its places in the awake index, the queued set and the directory.
+const jobOverhead = 200
+
+// cost is the accounted size of a job (memory levels, SPEC.md §14).
+func (j *Job) cost() int64 {
+	return jobOverhead + int64(len(j.Body)) + int64(len(j.ID)) + 16*int64(len(j.Delivered))
+}
+
+// ctimeMs is the creation time in milliseconds.
+func (j *Job) ctimeMs() int64 { return j.Ctime / 1_000_000 }
+
+func containsNode(list []string, id string) bool {
+	for _, n := range list {
+		if n == id {
+			return true
+		}
+	}
+	return false
+}
+
+// ToProto is the job as REPLJOB, YOURJOBS and the append-only file carry it.
+func (j *Job) ToProto() *protocol.Job {
+	return &protocol.Job{
+		Id: j.ID, Queue: j.Queue, Body: j.Body, State: protocol.JobState(j.State),
+		Repl: uint32(j.Repl), Ctime: j.Ctime, EtimeMs: j.Etime, QtimeMs: j.Qtime,
+		Delay: j.Delay, Retry: j.Retry, Nacks: j.Nacks, AdditionalDeliveries: j.AddDel,
+		NodesDelivered: append([]string(nil), j.Delivered...), Flags: uint32(j.Flags),
+	}
+}
+
+// JobFromProto rebuilds a record from its stored or shipped form.
+func JobFromProto(p *protocol.Job) *Job {
+	return &Job{
+		ID: p.Id, Queue: p.Queue, Body: p.Body, State: uint8(p.State), Repl: uint16(p.Repl),
+		Ctime: p.Ctime, Etime: p.EtimeMs, Qtime: p.QtimeMs, Delay: p.Delay, Retry: p.Retry,
+		Nacks: p.Nacks, AddDel: p.AdditionalDeliveries,
+		Delivered: append([]string(nil), p.NodesDelivered...), Flags: uint8(p.Flags), heapIdx: -1,
+	}
+}

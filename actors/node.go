@@ -1,0 +1,277 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/gogo/protobuf/proto"
+	"go.uber.org/zap"
+	"go.uber.org/zap/exp/zapslog"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/godisque/godisque/protocol"
+)
+
+// ---------------------------------- The node ---------------------------------
+//
+// Node is one running godisque node: its actor system, the node actor (the
+// well-known "node", root supervisor of the queue actors), the two shared
+// tables and the facade every local caller uses. The facade routes a
+// command straight to the queue actor that owns it (by queue name through
+// the queue table, by job ID through the Directory) and waits for the
+// answer on a channel, so the hot path costs one mailbox hop and no future.
+// Remote embedders send the same protocol messages to the node actor, which
+// answers them through the same facade.
+
+// Options configures a node's actors. Libraries take options, never flags.
+type Options struct {
+	// NodeID is the node's 40-hex-character identity (protocol.NewNodeID).
+	NodeID string
+	// Seed makes job IDs and requeue jitter reproducible (chaos replays).
+	Seed uint64
+	// Clock is where actors read time and arm timers; nil is the real clock.
+	Clock Clock
+	// Logger receives the node's logs; nil discards them. protoactor's own
+	// logs are routed into it at Warn.
+	Logger *zap.Logger
+	// Limits reads the live memory settings (CONFIG SET changes them).
+	Limits func() Limits
+	// System is an actor system to live in; nil makes a new one.
+	System *actor.ActorSystem
+}
+
+// Limits are the memory settings of SPEC.md §14.
+type Limits struct {
+	MaxMemory int64  // bytes; 0 keeps the node at level 2, as in Disque
+	Policy    string // "acks" (evict acked jobs) or "noeviction"
+}
+
+// Errors the node answers (SPEC.md §6).
+var (
+	errNoRepl     = &protocol.Error{Text: "NOREPL Not enough reachable nodes for the requested replication level"}
+	errNoReplLeav = &protocol.Error{Text: "NOREPL Not enough reachable nodes for the requested replication level, since I'm unable to hold a copy of the message for the following reason: I'm leaving the cluster"}
+	errNoReplOOM  = &protocol.Error{Text: "NOREPL Not enough reachable nodes for the requested replication level, since I'm unable to hold a copy of the message for the following reason: I'm out of memory"}
+	errOOM        = &protocol.Error{Text: "OOM command not allowed when used memory > 'maxmemory'."}
+	errRetryRepl  = &protocol.Error{Text: "ERR With RETRY set to 0 please explicitly set  REPLICATE to 1 (at-most-once delivery)"}
+	errDelayTTL   = &protocol.Error{Text: "ERR The specified DELAY is greater than TTL. Job refused since would never be delivered"}
+	errStopped    = &protocol.Error{Text: "ERR the node is shutting down"}
+)
+
+// ErrStopped is returned by calls on a stopped node.
+var ErrStopped = errors.New("actors: node stopped")
+
+// Node is a running node; see the chapter comment.
+type Node struct {
+	id     string
+	clock  Clock
+	log    *zap.Logger
+	limits func() Limits
+	sys    *actor.ActorSystem
+	ownSys bool
+	pid    *actor.PID
+
+	dir    *Directory
+	queues *shardedMap[*queueRef]
+	mem    Memory
+	ids    *protocol.IDGen
+
+	seed      uint64
+	spawned   atomic.Uint64 // queue actors ever spawned: seeds their rand
+	lastCtime atomic.Int64
+	visible   atomic.Int64 // Disque-visible queue objects
+	blocked   atomic.Int64 // blocked GETJOB clients, counted per queue
+	leaving   atomic.Bool
+	stopped   atomic.Bool
+	lastEvict atomic.Int64
+}
+
+// Start builds the node's actors.
+func Start(opts Options) (*Node, error) {
+	if !protocol.ValidNodeID(opts.NodeID) {
+		return nil, fmt.Errorf("actors: invalid node ID %q", opts.NodeID)
+	}
+	n := &Node{
+		id: opts.NodeID, clock: opts.Clock, log: opts.Logger, limits: opts.Limits,
+		dir: NewDirectory(), queues: newShardedMap[*queueRef](), seed: opts.Seed,
+	}
+	if n.clock == nil {
+		n.clock = SystemClock{}
+	}
+	if n.log == nil {
+		n.log = zap.NewNop()
+	}
+	if n.limits == nil {
+		n.limits = func() Limits { return Limits{MaxMemory: 1 << 30, Policy: "acks"} }
+	}
+	var seed [16]byte
+	for i := range seed {
+		seed[i] = byte(opts.Seed >> (8 * (i % 8)))
+	}
+	n.ids = protocol.NewIDGen(n.id, seed[:])
+	n.sys = opts.System
+	if n.sys == nil {
+		n.sys = actor.NewActorSystem(actor.WithLoggerFactory(ProtoactorLogger(n.log)))
+		n.ownSys = true
+	}
+	props := actor.PropsFromProducer(func() actor.Actor { return &nodeActor{node: n} },
+		actor.WithSupervisor(actor.NewOneForOneStrategy(10, time.Second, n.decide)))
+	pid, err := n.sys.Root.SpawnNamed(props, "node")
+	if err != nil {
+		return nil, fmt.Errorf("actors: spawn node actor: %w", err)
+	}
+	n.pid = pid
+	return n, nil
+}
+
+// ProtoactorLogger routes protoactor's slog output into zap at Warn and
+// above: the library is noisy at Info (PROTOACTOR.md §1.8).
+func ProtoactorLogger(z *zap.Logger) func(*actor.ActorSystem) *slog.Logger {
+	core, err := zapcore.NewIncreaseLevelCore(z.Core(), zapcore.WarnLevel)
+	if err != nil {
+		core = z.Core() // already at Warn or above
+	}
+	return func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(zapslog.NewHandler(core)).With("lib", "protoactor")
+	}
+}
+
+// decide is the node actor's supervision of queue actors: a crash resumes
+// the actor with its state, because restarting would build an empty queue and
+// strand its records (PROTOACTOR.md §1.4). The queue actor already turns a
+// panic in a command into an error reply; this is the second line.
+func (n *Node) decide(reason any) actor.Directive {
+	n.log.Error("queue actor crashed, resuming it", zap.Any("reason", reason))
+	return actor.ResumeDirective
+}
+
+// Stop stops the node's actors; blocked clients get an error.
+func (n *Node) Stop() {
+	if n.stopped.Swap(true) {
+		return
+	}
+	n.kickAll(errStopped)
+	_ = n.sys.Root.PoisonFuture(n.pid).Wait()
+	if n.ownSys {
+		n.sys.Shutdown()
+	}
+}
+
+// ID is the node ID.
+func (n *Node) ID() string { return n.id }
+
+// PID is the node actor, the address remote embedders and peers use.
+func (n *Node) PID() *actor.PID { return n.pid }
+
+// System is the node's actor system.
+func (n *Node) System() *actor.ActorSystem { return n.sys }
+
+// Directory is the node's job table.
+func (n *Node) Directory() *Directory { return n.dir }
+
+// Leaving tells whether the node is leaving the cluster.
+func (n *Node) Leaving() bool { return n.leaving.Load() }
+
+// SetLeaving sets the LEAVING flag (CLUSTER LEAVING yes|no). Clients blocked
+// in GETJOB are answered -LEAVING at once.
+func (n *Node) SetLeaving(on bool) {
+	if n.leaving.Swap(on) != on && on {
+		n.kickAll(errLeaving)
+	}
+}
+
+// UsedMemory is the accounted memory (INFO used_memory).
+func (n *Node) UsedMemory() int64 { return n.mem.Used() }
+
+func (n *Node) memLevel() int { return Level(n.mem.Used(), n.limits().MaxMemory) }
+
+// clusterSize is the number of known nodes, myself included, and
+// reachable the number of other nodes replication may use.
+func (n *Node) clusterSize() int { return 1 }
+func (n *Node) reachable() int   { return 0 }
+
+func (n *Node) env() *Env {
+	k := n.spawned.Add(1)
+	return &Env{
+		NodeID: n.id, Dir: n.dir, Mem: &n.mem,
+		Rand:    rand.New(rand.NewPCG(n.seed, k)),
+		Visible: func(d int) { n.visible.Add(int64(d)) },
+		Blocked: func(d int) { n.blocked.Add(int64(d)) },
+	}
+}
+
+// ------------------------------ The node actor -------------------------------
+
+type (
+	// spawnQueue asks the node actor for the queue actor of a name.
+	spawnQueue struct {
+		name string
+		done chan *queueRef
+	}
+	// rerouted is a request a retired queue actor hands back.
+	rerouted struct {
+		name string
+		req  *request
+	}
+)
+
+type nodeActor struct{ node *Node }
+
+func (a *nodeActor) Receive(ctx actor.Context) {
+	n := a.node
+	switch m := ctx.Message().(type) {
+	case *spawnQueue:
+		m.done <- a.queue(ctx, m.name)
+	case *rerouted:
+		for {
+			ref := a.queue(ctx, m.name)
+			if ref.acquire() {
+				ctx.Send(ref.pid, m.req)
+				ref.release()
+				return
+			}
+		}
+	case *protocol.Unknown:
+		n.log.Warn("dropped a message of an unknown kind from a peer", zap.Uint32("kind", uint32(m.Kind)))
+	case *protocol.AddJob, *protocol.GetJob, *protocol.AckJob, *protocol.FastAck,
+		*protocol.Nack, *protocol.Enqueue, *protocol.Dequeue, *protocol.DelJob,
+		*protocol.Working, *protocol.Show, *protocol.Qlen, *protocol.Qpeek,
+		*protocol.Qstat, *protocol.Pause, *protocol.Qscan, *protocol.Jscan,
+		*protocol.NodeStats, *protocol.Flush:
+		// A remote embedder's request: answer it through the facade, off
+		// the node actor's thread since GETJOB may block.
+		sender, root := ctx.Sender(), ctx.ActorSystem().Root
+		req, _ := m.(proto.Message)
+		if sender == nil || req == nil {
+			return
+		}
+		go func() { root.Send(sender, n.Ask(context.Background(), req)) }()
+	case *actor.Started, *actor.Stopping, *actor.Stopped, *actor.Restarting:
+	default:
+		n.log.Warn("node actor: unexpected message dropped", zap.String("type", fmt.Sprintf("%T", m)))
+	}
+}
+
+// queue returns the live queue actor of name, spawning it as a child.
+func (a *nodeActor) queue(ctx actor.Context, name string) *queueRef {
+	n := a.node
+	if ref, ok := n.queues.get(name); ok {
+		return ref
+	}
+	ref := &queueRef{name: name}
+	core := NewQueue(name, n.env())
+	ref.pid = ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
+		return &queueActor{node: n, ref: ref, core: core}
+	}, actor.WithMailbox(actor.UnboundedLockfree())))
+	n.queues.putIfAbsent(name, ref)
+	return ref
+}
+
+func (n *Node) reroute(ctx actor.Context, name string, req *request) {
+	ctx.Send(n.pid, &rerouted{name: name, req: req})
+}
