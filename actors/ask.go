@@ -255,11 +255,12 @@ func (n *Node) addJob(m *protocol.AddJob) proto.Message {
 		return err
 	}
 	now := n.nowMs()
+	me := n.ident.Load()
 	j := &Job{
-		ID: n.ids.Next(ttl, retry), Queue: m.Queue, Body: m.Body,
+		ID: me.ids.Next(ttl, retry), Queue: m.Queue, Body: m.Body,
 		Ctime: n.nextCtime(now), Etime: now + ttl*1000,
 		Delay: uint32(m.Delay), Retry: uint32(retry), Repl: uint16(repl),
-		Delivered: []string{n.id}, heapIdx: -1,
+		Delivered: []string{me.id}, heapIdx: -1,
 	}
 	if m.Delay > 0 {
 		j.Qtime = now + m.Delay*1000
@@ -465,7 +466,7 @@ func (n *Node) block(ctx context.Context, queues []string, m *protocol.GetJob) p
 // Stats is what INFO and HELLO report of the node.
 func (n *Node) Stats() *protocol.NodeStatsReply {
 	return &protocol.NodeStatsReply{
-		NodeId: n.id, RegisteredJobs: n.dir.Len(), RegisteredQueues: n.visible.Load(),
+		NodeId: n.ID(), RegisteredJobs: n.dir.Len(), RegisteredQueues: n.visible.Load(),
 		BlockedClients: n.blocked.Load(), UsedMemory: n.mem.Used(),
 		MemoryLevel: int64(n.memLevel()), Leaving: n.leaving.Load(),
 	}

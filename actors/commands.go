@@ -120,7 +120,7 @@ func (q *Queue) Ack(now int64, ids []string) int64 {
 // node of nodes_delivered confirmed, the job is deleted here.
 func (q *Queue) gc(now int64, j *Job) {
 	if j.Confirmed == nil {
-		j.Confirmed = []string{q.env.NodeID}
+		j.Confirmed = []string{q.env.NodeID()}
 	}
 	confirmed := 0
 	for _, n := range j.Delivered {

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	cryptorand "crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -68,7 +69,7 @@ var ErrStopped = errors.New("actors: node stopped")
 
 // Node is a running node; see the chapter comment.
 type Node struct {
-	id     string
+	ident  atomic.Pointer[identity]
 	clock  Clock
 	log    *zap.Logger
 	limits func() Limits
@@ -79,7 +80,6 @@ type Node struct {
 	dir    *Directory
 	queues *shardedMap[*queueRef]
 	mem    Memory
-	ids    *protocol.IDGen
 
 	seed      uint64
 	spawned   atomic.Uint64 // queue actors ever spawned: seeds their rand
@@ -97,7 +97,7 @@ func Start(opts Options) (*Node, error) {
 		return nil, fmt.Errorf("actors: invalid node ID %q", opts.NodeID)
 	}
 	n := &Node{
-		id: opts.NodeID, clock: opts.Clock, log: opts.Logger, limits: opts.Limits,
+		clock: opts.Clock, log: opts.Logger, limits: opts.Limits,
 		dir: NewDirectory(), queues: newShardedMap[*queueRef](), seed: opts.Seed,
 	}
 	if n.clock == nil {
@@ -109,11 +109,7 @@ func Start(opts Options) (*Node, error) {
 	if n.limits == nil {
 		n.limits = func() Limits { return Limits{MaxMemory: 1 << 30, Policy: "acks"} }
 	}
-	var seed [16]byte
-	for i := range seed {
-		seed[i] = byte(opts.Seed >> (8 * (i % 8)))
-	}
-	n.ids = protocol.NewIDGen(n.id, seed[:])
+	n.setIdentity(opts.NodeID)
 	n.sys = opts.System
 	if n.sys == nil {
 		n.sys = actor.NewActorSystem(actor.WithLoggerFactory(ProtoactorLogger(n.log)))
@@ -162,8 +158,38 @@ func (n *Node) Stop() {
 	}
 }
 
+// identity is who the node is: its ID and the job ID generator that
+// stamps it into every job ID. CLUSTER RESET HARD swaps it.
+type identity struct {
+	id  string
+	ids *protocol.IDGen
+}
+
+func (n *Node) setIdentity(id string) {
+	var seed [16]byte
+	for i := range seed {
+		seed[i] = byte(n.seed >> (8 * (i % 8)))
+	}
+	n.ident.Store(&identity{id: id, ids: protocol.NewIDGen(id, seed[:])})
+}
+
 // ID is the node ID.
-func (n *Node) ID() string { return n.id }
+func (n *Node) ID() string { return n.ident.Load().id }
+
+// Reset is CLUSTER RESET (SPEC.md §5.18): every job and queue is deleted
+// (blocked clients get an empty reply); hard also picks a new node ID.
+// Alone, the node has no other nodes to forget.
+func (n *Node) Reset(hard bool) error {
+	if hard {
+		id, err := protocol.NewNodeID(cryptorand.Reader)
+		if err != nil {
+			return fmt.Errorf("actors: new node ID: %w", err)
+		}
+		n.setIdentity(id)
+	}
+	n.Flush()
+	return nil
+}
 
 // PID is the node actor, the address remote embedders and peers use.
 func (n *Node) PID() *actor.PID { return n.pid }
@@ -198,7 +224,7 @@ func (n *Node) reachable() int   { return 0 }
 func (n *Node) env() *Env {
 	k := n.spawned.Add(1)
 	return &Env{
-		NodeID: n.id, Dir: n.dir, Mem: &n.mem,
+		NodeID: n.ID, Dir: n.dir, Mem: &n.mem,
 		Rand:    rand.New(rand.NewPCG(n.seed, k)),
 		Visible: func(d int) { n.visible.Add(int64(d)) },
 		Blocked: func(d int) { n.blocked.Add(int64(d)) },
@@ -251,7 +277,8 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 			return
 		}
 		go func() { root.Send(sender, n.Ask(context.Background(), req)) }()
-	case *actor.Started, *actor.Stopping, *actor.Stopped, *actor.Restarting:
+	case *actor.Started, *actor.Stopping, *actor.Stopped, *actor.Restarting, *actor.Terminated:
+		// Lifecycle, and queue actors that retired.
 	default:
 		n.log.Warn("node actor: unexpected message dropped", zap.String("type", fmt.Sprintf("%T", m)))
 	}

@@ -27,7 +27,7 @@ import (
 // Env is what a queue core needs from its node: identity, the shared
 // directory, memory accounting and randomness. Nothing in it reads a clock.
 type Env struct {
-	NodeID string
+	NodeID func() string
 	Dir    *Directory
 	Mem    *Memory
 	Rand   *rand.Rand

@@ -1,0 +1,106 @@
+// Command disque-server runs a godisque node:
+//
+//	disque-server [config-file] [--name value ...]
+//
+// like the original (SPEC.md §17): the file ("-" reads it from standard
+// input) and then every `--name value` as one more config line. It stops
+// cleanly on SIGTERM or SIGINT, or on a client's SHUTDOWN.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	disque "github.com/godisque/godisque"
+	"github.com/godisque/godisque/config"
+	"github.com/godisque/godisque/gateway"
+)
+
+func main() { os.Exit(run(os.Args[1:])) }
+
+func run(args []string) int {
+	path, overrides, err := config.ParseArgs(args)
+	switch {
+	case errors.Is(err, config.ErrVersion):
+		fmt.Printf("godisque v=%s (Disque 1.0-rc1 compatible)\n", gateway.Version)
+		return 0
+	case errors.Is(err, config.ErrHelp):
+		fmt.Println("Usage: disque-server [/path/to/disque.conf] [--name value ...]\n" +
+			"       disque-server - (read the config from standard input)\n" +
+			"       disque-server -v or --version\n" +
+			"Examples:\n" +
+			"       disque-server --port 7777\n" +
+			"       disque-server /etc/disque/7711.conf --loglevel verbose")
+		return 0
+	case err != nil:
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	cfg, warnings, err := config.Load(path, overrides, os.Stdin)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	log, err := newLogger(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = log.Sync() }()
+	for _, w := range warnings {
+		log.Warn(w.String())
+	}
+	configPath := path
+	if configPath == "-" {
+		configPath = ""
+	}
+	node, err := disque.Start(context.Background(), disque.Config{Server: cfg, ConfigPath: configPath, Logger: log})
+	if err != nil {
+		log.Error("cannot start", zap.Error(err))
+		return 1
+	}
+	log.Info("ready to accept connections", zap.String("addr", node.Addr()), zap.String("node_id", node.ID()))
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	select {
+	case s := <-sig:
+		log.Info("received signal, shutting down", zap.String("signal", s.String()))
+	case <-node.Done():
+		log.Info("shutdown requested by a client")
+	}
+	if err := node.Stop(); err != nil {
+		log.Warn("stop", zap.Error(err))
+	}
+	log.Info("bye")
+	return 0
+}
+
+// newLogger builds zap from loglevel and logfile ("" is standard output).
+func newLogger(cfg *config.Config) (*zap.Logger, error) {
+	level := zapcore.InfoLevel
+	switch cfg.LogLevel {
+	case config.LogDebug, config.LogVerbose:
+		level = zapcore.DebugLevel
+	case config.LogWarning:
+		level = zapcore.WarnLevel
+	}
+	zc := zap.NewProductionConfig()
+	zc.Level = zap.NewAtomicLevelAt(level)
+	zc.Encoding = "console"
+	zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
+	zc.Sampling = nil
+	if cfg.LogFile != "" {
+		zc.OutputPaths = []string{cfg.LogFile}
+		zc.ErrorOutputPaths = []string{cfg.LogFile}
+	} else {
+		zc.OutputPaths = []string{"stdout"}
+	}
+	return zc.Build()
+}

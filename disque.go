@@ -1,0 +1,281 @@
+// Package disque embeds a godisque node in a Go program: Start one with a
+// Config, talk to it with typed protocol messages (no RESP in between), or
+// let it serve Disque clients on its RESP port. See example_test.go.
+package disque
+
+import (
+	"context"
+	cryptorand "crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strconv"
+	"sync"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/gogo/protobuf/proto"
+	"go.uber.org/zap"
+
+	"github.com/godisque/godisque/actors"
+	"github.com/godisque/godisque/cluster"
+	"github.com/godisque/godisque/config"
+	"github.com/godisque/godisque/gateway"
+	"github.com/godisque/godisque/protocol"
+)
+
+// Config is everything a node is started with.
+type Config struct {
+	// Server holds the disque.conf directives (port, bind, dir, maxmemory,
+	// requirepass...). nil means config.Default().
+	Server *config.Config
+	// ConfigPath is the file the directives came from, for CONFIG REWRITE;
+	// "" when there is none.
+	ConfigPath string
+	// Listener, when set, is where the RESP gateway serves instead of
+	// bind:port (tests pass a 127.0.0.1:0 listener).
+	Listener net.Listener
+	// NoGateway starts the node without a RESP port: an embedder talks to
+	// it only through Ask and the typed helpers.
+	NoGateway bool
+	// NodeID overrides the ID kept in nodes.conf; "" reads it from there,
+	// or makes one on first start.
+	NodeID string
+	// Clock is the node's time source; nil is the real clock.
+	Clock actors.Clock
+	// Seed makes job IDs and requeue jitter reproducible; 0 picks one.
+	Seed uint64
+	// Logger receives the node's logs; nil discards them.
+	Logger *zap.Logger
+}
+
+// DefaultConfig is an in-memory node on 127.0.0.1:7711.
+func DefaultConfig() Config {
+	c := config.Default()
+	c.Bind = []string{"127.0.0.1"}
+	return Config{Server: c}
+}
+
+// Node is a running node.
+type Node struct {
+	actors   *actors.Node
+	gw       *gateway.Server
+	ln       net.Listener
+	settings *config.Store
+	nodes    *cluster.NodesConf
+	log      *zap.Logger
+
+	stopOnce sync.Once
+	done     chan struct{}
+	served   chan error
+}
+
+// Start starts a node: its actors, and its RESP gateway unless NoGateway.
+func Start(ctx context.Context, cfg Config) (*Node, error) {
+	sc := cfg.Server
+	if sc == nil {
+		sc = config.Default()
+	}
+	if err := sc.Validate(); err != nil {
+		return nil, err
+	}
+	n := &Node{log: cfg.Logger, done: make(chan struct{}), served: make(chan error, 1)}
+	if n.log == nil {
+		n.log = zap.NewNop()
+	}
+	n.settings = config.NewStore(sc, cfg.ConfigPath)
+	id := cfg.NodeID
+	if id == "" {
+		nc, err := cluster.OpenNodesConf(filepath.Join(sc.Dir, sc.ClusterConfigFile), sc.Port, cryptorand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		n.nodes, id = nc, nc.Myself
+	}
+	seed := cfg.Seed
+	if seed == 0 {
+		var b [8]byte
+		_, _ = cryptorand.Read(b[:])
+		for _, x := range b {
+			seed = seed<<8 | uint64(x)
+		}
+	}
+	an, err := actors.Start(actors.Options{
+		NodeID: id, Seed: seed, Clock: cfg.Clock, Logger: n.log,
+		Limits: func() actors.Limits {
+			c := n.settings.Load()
+			return actors.Limits{MaxMemory: c.MaxMemory, Policy: string(c.MaxMemoryPolicy)}
+		},
+	})
+	if err != nil {
+		n.closeNodesConf()
+		return nil, err
+	}
+	n.actors = an
+	if cfg.NoGateway {
+		close(n.served)
+		return n, nil
+	}
+	n.ln = cfg.Listener
+	if n.ln == nil {
+		host := ""
+		if len(sc.Bind) > 0 {
+			host = sc.Bind[0]
+		}
+		if n.ln, err = net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(sc.Port))); err != nil {
+			an.Stop()
+			n.closeNodesConf()
+			return nil, fmt.Errorf("disque: listen: %w", err)
+		}
+	}
+	n.ln = gateway.NewGuardListener(n.ln, gateway.Limits{})
+	n.gw = gateway.New(gateway.Options{
+		Node: an, Settings: n.settings, Logger: n.log,
+		Shutdown: func() { _ = n.Stop() },
+	})
+	go func() { n.served <- n.gw.Serve(n.ln) }()
+	n.log.Info("node started", zap.String("id", id), zap.String("addr", n.ln.Addr().String()))
+	return n, nil
+}
+
+func (n *Node) closeNodesConf() {
+	if n.nodes != nil {
+		_ = n.nodes.Close()
+	}
+}
+
+// Stop closes the RESP port and every connection, then stops the actors.
+// It is safe to call more than once.
+func (n *Node) Stop() error {
+	var err error
+	n.stopOnce.Do(func() {
+		if n.gw != nil {
+			err = n.gw.Close()
+		}
+		if serr := <-n.served; serr != nil && err == nil {
+			err = serr
+		}
+		n.actors.Stop()
+		n.closeNodesConf()
+		close(n.done)
+	})
+	return err
+}
+
+// Done is closed once the node has stopped (Stop, or a client's SHUTDOWN).
+func (n *Node) Done() <-chan struct{} { return n.done }
+
+// Addr is the RESP address, "" without a gateway.
+func (n *Node) Addr() string {
+	if n.ln == nil {
+		return ""
+	}
+	return n.ln.Addr().String()
+}
+
+// ID is the node ID.
+func (n *Node) ID() string { return n.actors.ID() }
+
+// PID is the node actor: remote embedders send it protocol messages.
+func (n *Node) PID() *actor.PID { return n.actors.PID() }
+
+// System is the node's actor system.
+func (n *Node) System() *actor.ActorSystem { return n.actors.System() }
+
+// Settings is the node's live configuration.
+func (n *Node) Settings() *config.Store { return n.settings }
+
+// Ask sends any protocol request and returns its reply, or a
+// *protocol.Error. GETJOB may block until ctx ends.
+func (n *Node) Ask(ctx context.Context, req proto.Message) proto.Message {
+	return n.actors.Ask(ctx, req)
+}
+
+// ------------------------------- Typed helpers -------------------------------
+
+// ReplyError is an error reply, its text as a RESP client would see it
+// (for example "NOREPL Timeout reached before replicating ...").
+type ReplyError struct{ Text string }
+
+func (e *ReplyError) Error() string { return e.Text }
+
+func ask[R proto.Message](n *Node, ctx context.Context, req proto.Message) (R, error) {
+	var zero R
+	switch r := n.Ask(ctx, req).(type) {
+	case *protocol.Error:
+		return zero, &ReplyError{Text: r.Text}
+	case R:
+		return r, nil
+	default:
+		return zero, fmt.Errorf("disque: unexpected reply %T", r)
+	}
+}
+
+// AddJob is ADDJOB; it returns the job ID. Leave Retry at -1 for the
+// default, as protocol.AddJob documents.
+func (n *Node) AddJob(ctx context.Context, req *protocol.AddJob) (string, error) {
+	r, err := ask[*protocol.AddJobReply](n, ctx, req)
+	if err != nil {
+		return "", err
+	}
+	return r.Id, nil
+}
+
+// GetJob is GETJOB; no jobs (NOHANG, timeout) is an empty slice.
+func (n *Node) GetJob(ctx context.Context, req *protocol.GetJob) ([]*protocol.JobItem, error) {
+	r, err := ask[*protocol.Jobs](n, ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return r.Jobs, nil
+}
+
+// AckJob is ACKJOB; it returns how many jobs became acknowledged.
+func (n *Node) AckJob(ctx context.Context, ids ...string) (int64, error) {
+	return count(n, ctx, &protocol.AckJob{Ids: ids})
+}
+
+// FastAck is FASTACK.
+func (n *Node) FastAck(ctx context.Context, ids ...string) (int64, error) {
+	return count(n, ctx, &protocol.FastAck{Ids: ids})
+}
+
+// Nack is NACK.
+func (n *Node) Nack(ctx context.Context, ids ...string) (int64, error) {
+	return count(n, ctx, &protocol.Nack{Ids: ids})
+}
+
+// Working is WORKING; it returns the job's retry in seconds.
+func (n *Node) Working(ctx context.Context, id string) (int64, error) {
+	return count(n, ctx, &protocol.Working{Id: id})
+}
+
+// DelJob is DELJOB.
+func (n *Node) DelJob(ctx context.Context, ids ...string) (int64, error) {
+	return count(n, ctx, &protocol.DelJob{Ids: ids})
+}
+
+// Qlen is QLEN.
+func (n *Node) Qlen(ctx context.Context, queue string) (int64, error) {
+	return count(n, ctx, &protocol.Qlen{Queue: queue})
+}
+
+// Show is SHOW; an unknown job is (nil, nil).
+func (n *Node) Show(ctx context.Context, id string) (*protocol.JobInfo, error) {
+	r, err := ask[*protocol.ShowReply](n, ctx, &protocol.Show{Id: id})
+	if err != nil || !r.Found {
+		return nil, err
+	}
+	return r.Job, nil
+}
+
+func count(n *Node, ctx context.Context, req proto.Message) (int64, error) {
+	r, err := ask[*protocol.Count](n, ctx, req)
+	if err != nil {
+		return 0, err
+	}
+	return r.N, nil
+}
+
+// ErrStopped is returned when the node has stopped.
+var ErrStopped = errors.New("disque: node stopped")

@@ -1,0 +1,400 @@
+package gateway
+
+import (
+	"bytes"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// --------------------------------- Server commands ---------------------------
+//
+// The commands about the node and the connection rather than jobs: PING QUIT
+// AUTH TIME HELLO SHUTDOWN CONFIG DEBUG COMMAND CLUSTER CLIENT, and the ones
+// answered "not supported yet" until their issue lands. INFO is in info.go.
+
+func (s *Server) serverCommands() []*command {
+	return []*command{
+		{name: "ping", arity: -1, flags: []string{"readonly", "stale", "fast"}, fn: s.cmdPING},
+		{name: "quit", arity: -1, flags: []string{"readonly", "noscript", "loading", "stale", "fast"}, fn: s.cmdQUIT},
+		{name: "auth", arity: 2, flags: []string{"readonly", "noscript", "loading", "stale", "fast"}, fn: s.cmdAUTH},
+		{name: "time", arity: 1, flags: []string{"readonly", "random", "fast"}, fn: s.cmdTIME},
+		{name: "hello", arity: 1, flags: []string{"readonly", "fast"}, fn: s.cmdHELLO},
+		{name: "info", arity: -1, flags: []string{"readonly", "loading", "stale"}, fn: s.cmdINFO},
+		{name: "shutdown", arity: -1, flags: []string{"readonly", "loading", "stale"}, fn: s.cmdSHUTDOWN},
+		{name: "config", arity: -2, flags: []string{"readonly", "admin", "stale"}, fn: s.cmdCONFIG},
+		{name: "debug", arity: -2, flags: []string{"admin", "noscript"}, fn: s.cmdDEBUG},
+		{name: "command", arity: 0, flags: []string{"readonly", "loading", "stale"}, fn: s.cmdCOMMAND},
+		{name: "cluster", arity: -2, flags: []string{"readonly", "admin"}, fn: s.cmdCLUSTER},
+		{name: "client", arity: -2, flags: []string{"readonly", "admin", "noscript"}, fn: s.cmdCLIENT},
+		{name: "monitor", arity: 1, flags: []string{"readonly", "admin", "noscript"}, fn: notYet("MONITOR")},
+		{name: "slowlog", arity: -2, flags: []string{"readonly"}, fn: notYet("SLOWLOG")},
+		{name: "latency", arity: -2, flags: []string{"readonly", "admin", "noscript", "loading", "stale"}, fn: notYet("LATENCY")},
+		{name: "bgrewriteaof", arity: 1, flags: []string{"readonly", "admin"}, fn: notYet("BGREWRITEAOF")},
+	}
+}
+
+// notYet answers a command godisque does not support yet, saying so.
+func notYet(name string) func(*client, [][]byte) {
+	return func(c *client, _ [][]byte) {
+		c.err(Error("ERR " + name + " is not supported yet by godisque"))
+	}
+}
+
+// PING [message]
+func (s *Server) cmdPING(c *client, args [][]byte) {
+	switch len(args) {
+	case 1:
+		c.status("PONG")
+	case 2:
+		c.conn.WriteBulk(args[1])
+	default:
+		c.err(errArity("ping"))
+	}
+}
+
+// QUIT answers +OK and closes the connection.
+func (s *Server) cmdQUIT(c *client, _ [][]byte) {
+	c.status("OK")
+	c.conn.Close()
+}
+
+// AUTH password
+func (s *Server) cmdAUTH(c *client, args [][]byte) {
+	pass := s.settings().RequirePass
+	switch {
+	case pass == "":
+		c.err(ErrAuthNotSet)
+	case string(args[1]) == pass:
+		c.authed = true
+		c.status("OK")
+	default:
+		c.authed = false
+		c.err(ErrAuthInvalid)
+	}
+}
+
+// TIME answers seconds and microseconds as two bulk strings.
+func (s *Server) cmdTIME(c *client, _ [][]byte) {
+	now := time.Now()
+	c.conn.WriteArray(2)
+	c.conn.WriteBulkString(itoa(now.Unix()))
+	c.conn.WriteBulkString(itoa(int64(now.Nanosecond() / 1000)))
+}
+
+// HELLO answers [1, my-id, [id, ip, port, priority]...] (SPEC.md §5.16). A
+// node alone knows only itself; its IP is empty until a peer meets it.
+func (s *Server) cmdHELLO(c *client, _ [][]byte) {
+	id := s.node.ID()
+	c.conn.WriteArray(3)
+	c.conn.WriteInt(1)
+	c.conn.WriteBulkString(id)
+	c.conn.WriteArray(1)
+	c.conn.WriteArray(4)
+	c.conn.WriteBulkString(id)
+	c.conn.WriteBulkString("")
+	c.conn.WriteBulkString(strconv.Itoa(s.settings().Port))
+	c.conn.WriteBulkString("1")
+}
+
+// SHUTDOWN [REWRITE-AOF] closes the connection without a reply and stops
+// the node.
+func (s *Server) cmdSHUTDOWN(c *client, args [][]byte) {
+	if len(args) > 2 || (len(args) == 2 && !eqFold(args[1], "rewrite-aof")) {
+		c.err(ErrSyntax)
+		return
+	}
+	if s.opts.Shutdown == nil {
+		c.err(ErrShutdown)
+		return
+	}
+	c.conn.Close()
+	go s.opts.Shutdown()
+}
+
+// ---------------------------------- CONFIG -----------------------------------
+
+// CONFIG GET pattern | SET name value | RESETSTAT | REWRITE
+func (s *Server) cmdCONFIG(c *client, args [][]byte) {
+	sub := lower(args[1])
+	switch {
+	case sub == "get":
+		if len(args) != 3 {
+			c.err(Error("ERR Wrong number of arguments for CONFIG GET"))
+			return
+		}
+		pairs := s.settings().Get(string(args[2]))
+		c.conn.WriteArray(len(pairs))
+		for _, v := range pairs {
+			c.conn.WriteBulkString(v)
+		}
+	case sub == "set":
+		if len(args) != 4 {
+			c.err(Error("ERR Wrong number of arguments for CONFIG SET"))
+			return
+		}
+		name := lower(args[2])
+		if err := s.opts.Settings.Set(name, string(args[3])); err != nil {
+			c.err(Error(err.Error()))
+			return
+		}
+		if name == "maxmemory" || name == "maxmemory-policy" {
+			s.node.MemoryChanged()
+		}
+		c.status("OK")
+	case sub == "resetstat" && len(args) == 2:
+		s.resetStats()
+		c.status("OK")
+	case sub == "rewrite" && len(args) == 2:
+		if s.opts.Settings.Path() == "" {
+			c.err(Error("ERR The server is running without a config file"))
+			return
+		}
+		if err := s.opts.Settings.Rewrite(); err != nil {
+			c.err(Error(err.Error()))
+			return
+		}
+		c.status("OK")
+	default:
+		c.err(Error("ERR CONFIG subcommand must be one of GET, SET, RESETSTAT, REWRITE"))
+	}
+}
+
+func (s *Server) resetStats() {
+	s.stats.connections.Store(0)
+	s.stats.rejected.Store(0)
+	s.stats.commands.Store(0)
+	s.stats.netIn.Store(0)
+	s.stats.netOut.Store(0)
+	for _, cmd := range s.table {
+		cmd.calls.Store(0)
+		cmd.usec.Store(0)
+	}
+}
+
+// ---------------------------------- DEBUG ------------------------------------
+
+// DEBUG FLUSHALL | SLEEP seconds | ERROR message | ...
+func (s *Server) cmdDEBUG(c *client, args [][]byte) {
+	sub := lower(args[1])
+	switch {
+	case sub == "flushall" && len(args) == 2:
+		s.node.Flush()
+		c.status("OK")
+	case sub == "sleep" && len(args) == 3:
+		secs, err := strconv.ParseFloat(string(args[2]), 64)
+		if err != nil || secs < 0 || secs > 3600 {
+			c.err(ErrNotInteger)
+			return
+		}
+		// Disque sleeps the whole server; here only this connection waits.
+		select {
+		case <-time.After(time.Duration(secs * float64(time.Second))):
+		case <-c.ctx.Done():
+		}
+		c.status("OK")
+	case sub == "error" && len(args) == 3:
+		c.err(Error(args[2]))
+	case (sub == "segfault" || sub == "assert" || sub == "oom" || sub == "restart" ||
+		sub == "crash-and-recover" || sub == "loadaof" || sub == "structsize") && len(args) <= 3:
+		c.err(Error("ERR DEBUG " + strings.ToUpper(sub) + " is not supported yet by godisque"))
+	default:
+		c.err(errUnknownDebug(string(args[1])))
+	}
+}
+
+// --------------------------------- COMMAND -----------------------------------
+
+// COMMAND [COUNT | INFO name...] in Redis 3.0's format.
+func (s *Server) cmdCOMMAND(c *client, args [][]byte) {
+	if len(args) == 1 {
+		names := make([]string, 0, len(s.table))
+		for name := range s.table {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		c.conn.WriteArray(len(names))
+		for _, name := range names {
+			s.writeCommandInfo(c, s.table[name])
+		}
+		return
+	}
+	switch lower(args[1]) {
+	case "count":
+		if len(args) == 2 {
+			c.conn.WriteInt(len(s.table))
+			return
+		}
+	case "info":
+		c.conn.WriteArray(len(args) - 2)
+		for _, name := range args[2:] {
+			if cmd := s.lookup(name); cmd != nil {
+				s.writeCommandInfo(c, cmd)
+			} else {
+				c.conn.WriteNull()
+			}
+		}
+		return
+	}
+	c.err(Error("ERR Unknown subcommand or wrong number of arguments."))
+}
+
+func (s *Server) writeCommandInfo(c *client, cmd *command) {
+	c.conn.WriteArray(6)
+	c.conn.WriteBulkString(cmd.name)
+	c.conn.WriteInt(cmd.arity)
+	c.conn.WriteArray(len(cmd.flags))
+	for _, f := range cmd.flags {
+		c.status(f)
+	}
+	c.conn.WriteInt(0)
+	c.conn.WriteInt(0)
+	c.conn.WriteInt(0)
+}
+
+// --------------------------------- CLUSTER -----------------------------------
+
+// CLUSTER INFO | NODES | MYID | RESET [SOFT|HARD] | LEAVING [yes|no] |
+// SAVECONFIG | FORGET id | MEET ip port, for a cluster of one.
+func (s *Server) cmdCLUSTER(c *client, args [][]byte) {
+	sub := lower(args[1])
+	n := len(args)
+	switch {
+	case sub == "info" && n == 2:
+		c.conn.WriteBulkString("cluster_state:ok\r\ncluster_known_nodes:1\r\ncluster_reachable_nodes:0\r\n" +
+			"cluster_size:1\r\ncluster_stats_messages_sent:0\r\ncluster_stats_messages_received:0\r\n")
+	case sub == "nodes" && n == 2:
+		c.conn.WriteBulkString(s.node.ID() + " :" + strconv.Itoa(s.settings().Port) + " myself 0 0 connected\n")
+	case sub == "myid" && n == 2:
+		c.conn.WriteBulkString(s.node.ID())
+	case sub == "reset" && (n == 2 || n == 3):
+		hard := false
+		if n == 3 {
+			switch lower(args[2]) {
+			case "hard":
+				hard = true
+			case "soft":
+			default:
+				c.err(ErrSyntax)
+				return
+			}
+		}
+		if err := s.node.Reset(hard); err != nil {
+			c.err(err)
+			return
+		}
+		c.status("OK")
+	case sub == "leaving" && n == 2:
+		if s.node.Leaving() {
+			c.status("yes")
+		} else {
+			c.status("no")
+		}
+	case sub == "leaving" && n == 3:
+		switch lower(args[2]) {
+		case "yes":
+			s.node.SetLeaving(true)
+		case "no":
+			s.node.SetLeaving(false)
+		default:
+			c.err(Error("ERR Wrong argument for CLUSTER LEAVING. Use 'yes' or 'no'"))
+			return
+		}
+		c.status("OK")
+	case sub == "forget" && n == 3:
+		id := string(args[2])
+		switch {
+		case len(id) != 40:
+			c.err(Error("ERR Invalid node identifier"))
+		case id == s.node.ID():
+			c.err(Error("ERR I tried hard but I can't forget myself..."))
+		default:
+			c.err(errUnknownNode(id))
+		}
+	case sub == "meet" && n == 4:
+		c.err(Error("ERR CLUSTER MEET is not supported yet by godisque: a node runs alone"))
+	case sub == "saveconfig" && n == 2:
+		c.err(Error("ERR CLUSTER SAVECONFIG is not supported yet by godisque: a node runs alone"))
+	default:
+		c.err(Error("ERR Wrong CLUSTER subcommand or number of arguments"))
+	}
+}
+
+// ---------------------------------- CLIENT -----------------------------------
+
+// CLIENT LIST | KILL ip:port | KILL ID id | GETNAME | SETNAME name
+func (s *Server) cmdCLIENT(c *client, args [][]byte) {
+	sub := lower(args[1])
+	n := len(args)
+	switch {
+	case sub == "list" && n == 2:
+		c.conn.WriteBulkString(s.clientList())
+	case sub == "getname" && n == 2:
+		if name := c.name.Load().(string); name != "" {
+			c.conn.WriteBulkString(name)
+		} else {
+			c.conn.WriteNull()
+		}
+	case sub == "setname" && n == 3:
+		if bytes.ContainsFunc(args[2], func(r rune) bool { return r < '!' || r > '~' }) {
+			c.err(Error("ERR Client names cannot contain spaces, newlines or special characters."))
+			return
+		}
+		c.name.Store(string(args[2]))
+		c.status("OK")
+	case sub == "kill" && n == 3:
+		if s.kill(func(x *client) bool { return x.addr == string(args[2]) }) == 0 {
+			c.err(Error("ERR No such client"))
+			return
+		}
+		c.status("OK")
+	case sub == "kill" && n == 4 && eqFold(args[2], "id"):
+		id, ok := parseLongLong(args[3])
+		if !ok {
+			c.err(ErrNotInteger)
+			return
+		}
+		c.conn.WriteInt(s.kill(func(x *client) bool { return x.id == id }))
+	default:
+		c.err(Error("ERR Syntax error, try CLIENT (LIST | KILL ip:port | GETNAME | SETNAME connection-name)"))
+	}
+}
+
+// kill closes the connections match selects and returns how many.
+func (s *Server) kill(match func(*client) bool) int {
+	var victims []*client
+	s.mu.Lock()
+	for _, x := range s.clients {
+		if match(x) {
+			victims = append(victims, x)
+		}
+	}
+	s.mu.Unlock()
+	for _, x := range victims {
+		x.killed.Store(true)
+		x.cancel()
+		_ = x.netConn.Close()
+	}
+	return len(victims)
+}
+
+func (s *Server) clientList() string {
+	s.mu.Lock()
+	list := make([]*client, 0, len(s.clients))
+	for _, x := range s.clients {
+		list = append(list, x)
+	}
+	s.mu.Unlock()
+	sort.Slice(list, func(i, j int) bool { return list[i].id < list[j].id })
+	var b strings.Builder
+	now := time.Now()
+	for _, x := range list {
+		b.WriteString("id=" + itoa(x.id) + " addr=" + x.addr + " fd=-1 name=" + x.name.Load().(string) +
+			" age=" + itoa(int64(now.Sub(x.created).Seconds())) +
+			" idle=" + itoa((now.UnixMilli()-x.lastAt.Load())/1000) +
+			" flags=N db=0 sub=0 psub=0 multi=-1 qbuf=0 qbuf-free=0 obl=0 oll=0 omem=0 events=r cmd=" +
+			x.lastCmd.Load().(string) + "\n")
+	}
+	return b.String()
+}

@@ -1,0 +1,8 @@
+package gateway_test
+
+import (
+	"bufio"
+	"io"
+)
+
+func ioReadFull(r *bufio.Reader, buf []byte) (int, error) { return io.ReadFull(r, buf) }

@@ -1,0 +1,81 @@
+package gateway
+
+import (
+	"github.com/gogo/protobuf/proto"
+
+	"github.com/godisque/godisque/protocol"
+)
+
+// ---------------------------------- Job commands -----------------------------
+//
+// ADDJOB GETJOB ACKJOB FASTACK NACK WORKING SHOW DELJOB ENQUEUE DEQUEUE.
+// Each handler: >> Args (a pure parser), >> Operation (ask the node),
+// >> Response (the exact RESP shape of SPEC.md §5).
+
+func (s *Server) jobCommands() []*command {
+	return []*command{
+		{name: "addjob", arity: -4, flags: []string{"write", "denyoom"}, fn: s.cmdADDJOB},
+		{name: "getjob", arity: -2, flags: []string{"write", "noscript"}, fn: s.cmdGETJOB},
+		{name: "ackjob", arity: -1, flags: []string{"write", "fast"}, fn: idList(s, parseACKJOB)},
+		{name: "fastack", arity: -1, flags: []string{"write", "fast"}, fn: idList(s, parseFASTACK)},
+		{name: "nack", arity: -1, flags: []string{"write", "denyoom", "fast"}, fn: idList(s, parseNACK)},
+		{name: "enqueue", arity: -1, flags: []string{"write", "denyoom", "fast"}, fn: idList(s, parseENQUEUE)},
+		{name: "dequeue", arity: -1, flags: []string{"write", "fast"}, fn: idList(s, parseDEQUEUE)},
+		{name: "deljob", arity: -1, flags: []string{"write", "fast"}, fn: idList(s, parseDELJOB)},
+		{name: "working", arity: 2, flags: []string{"write", "fast"}, fn: idList(s, parseWORKING)},
+		{name: "show", arity: 2, flags: []string{"readonly", "fast"}, fn: idList(s, parseSHOW)},
+		{name: "loadjob", arity: 2, flags: []string{"write"}, fn: s.cmdLOADJOB},
+	}
+}
+
+// ADDJOB queue body ms-timeout [REPLICATE n] [DELAY sec] [RETRY sec] [TTL sec] [MAXLEN n] [ASYNC]
+func (s *Server) cmdADDJOB(c *client, args [][]byte) {
+	// >> Args
+	m, err := parseADDJOB(args)
+	if err != nil {
+		c.err(err)
+		return
+	}
+	// >> Operation
+	r := s.node.Ask(c.ctx, m)
+	// >> Response: the ID as a status reply, or an error.
+	c.reply(r)
+}
+
+// GETJOB [NOHANG] [TIMEOUT ms] [COUNT n] [WITHCOUNTERS] FROM q1 [q2 ...]
+func (s *Server) cmdGETJOB(c *client, args [][]byte) {
+	// >> Args
+	m, err := parseGETJOB(args)
+	if err != nil {
+		c.err(err)
+		return
+	}
+	// >> Operation: may block this connection until a job, the timeout, or
+	// the client's disconnection.
+	ctx, stop := c.watchDisconnect()
+	r := s.node.Ask(ctx, m)
+	stop()
+	// >> Response: jobs, or a null multibulk.
+	if jobs, ok := r.(*protocol.Jobs); ok {
+		c.append(func(b []byte) []byte { return appendJobs(b, jobs, m.Withcounters, true) })
+		return
+	}
+	c.reply(r)
+}
+
+// idList makes the handler of a command whose arguments are job IDs:
+// ACKJOB FASTACK NACK ENQUEUE DEQUEUE DELJOB (all validated first, SPEC.md
+// §3) and WORKING SHOW (one ID).
+func idList[M proto.Message](s *Server, parse func([][]byte) (M, error)) func(*client, [][]byte) {
+	return func(c *client, args [][]byte) {
+		m, err := parse(args)
+		if err != nil {
+			c.err(err)
+			return
+		}
+		c.reply(s.node.Ask(c.ctx, m))
+	}
+}
+
+// LOADJOB is only valid inside the append-only file.
+func (s *Server) cmdLOADJOB(c *client, args [][]byte) { c.err(ErrLoadJob) }

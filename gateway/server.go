@@ -1,0 +1,338 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tidwall/redcon"
+	"go.uber.org/zap"
+
+	"github.com/godisque/godisque/actors"
+	"github.com/godisque/godisque/config"
+)
+
+// ---------------------------------- The server -------------------------------
+//
+// Server is the RESP front of one node. redcon runs one goroutine per
+// connection and calls dispatch for every command, in order; dispatch looks
+// the command up in the table, checks arity and authentication the way
+// Disque's processCommand does (unknown command, then arity, then NOAUTH),
+// and calls the handler. Handlers parse (pure), ask the node (actors.Node
+// facade), and append the reply to the connection's write buffer; redcon
+// flushes once per pipeline read. A blocking GETJOB blocks only its own
+// connection's goroutine.
+
+// Settings is the live configuration the gateway reads and CONFIG changes.
+type Settings interface {
+	Load() *config.Config
+	Set(name, value string) error
+	Path() string
+	Rewrite() error
+}
+
+// Options configures a Server.
+type Options struct {
+	// Node is the node the gateway asks.
+	Node *actors.Node
+	// Settings is the live configuration (CONFIG GET/SET/REWRITE, requirepass,
+	// maxclients).
+	Settings Settings
+	// Logger receives connection-level logs; nil discards them.
+	Logger *zap.Logger
+	// Limits are the protocol limits of the RESP guard; zero means Redis'.
+	Limits Limits
+	// Shutdown is called by SHUTDOWN after the connection is closed; nil
+	// makes SHUTDOWN answer an error.
+	Shutdown func()
+	// Info adds lines to INFO sections the gateway does not own (for
+	// example persistence); nil adds nothing.
+	Info func(section string) []string
+}
+
+// Server is a running RESP gateway.
+type Server struct {
+	opts  Options
+	node  *actors.Node
+	log   *zap.Logger
+	table map[string]*command
+	srv   *redcon.Server
+	ln    net.Listener
+	start time.Time
+	stats stats
+
+	mu      sync.Mutex // guards clients; lock order: none other is held
+	clients map[int64]*client
+	nextID  atomic.Int64
+}
+
+// client is one connection's state, owned by its connection goroutine
+// except where noted.
+type client struct {
+	id      int64
+	conn    redcon.Conn
+	addr    string
+	created time.Time
+	authed  bool
+	ctx     context.Context // done when the server closes
+	cancel  context.CancelFunc
+	name    atomic.Value // string; CLIENT SETNAME, read by CLIENT LIST
+	lastCmd atomic.Value // string; read by CLIENT LIST
+	lastAt  atomic.Int64 // unix ms of the last command
+	killed  atomic.Bool
+	netConn net.Conn
+}
+
+// New makes a gateway; call Serve.
+func New(opts Options) *Server {
+	s := &Server{opts: opts, node: opts.Node, log: opts.Logger, clients: make(map[int64]*client)}
+	if s.log == nil {
+		s.log = zap.NewNop()
+	}
+	s.table = s.commands()
+	return s
+}
+
+// Listen opens the client port (host:port).
+func Listen(addr string, limits Limits) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return NewGuardListener(ln, limits), nil
+}
+
+// Serve answers connections on ln until Close.
+func (s *Server) Serve(ln net.Listener) error {
+	s.start = time.Now()
+	s.ln = ln
+	s.srv = redcon.NewServerNetwork("tcp", ln.Addr().String(), s.dispatch, s.accept, s.closed)
+	err := s.srv.Serve(ln)
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Close stops accepting, closes every connection and unblocks their commands.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	for _, c := range s.clients {
+		c.cancel()
+	}
+	s.mu.Unlock()
+	if s.srv == nil {
+		return nil
+	}
+	return s.srv.Close()
+}
+
+func (s *Server) settings() *config.Config { return s.opts.Settings.Load() }
+
+func (s *Server) accept(conn redcon.Conn) bool {
+	s.stats.connections.Add(1)
+	s.mu.Lock()
+	n := len(s.clients)
+	s.mu.Unlock()
+	if max := s.settings().MaxClients; max > 0 && n >= max {
+		s.stats.rejected.Add(1)
+		conn.WriteError(string(ErrMaxClients))
+		return false
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &client{
+		id: s.nextID.Add(1), conn: conn, addr: conn.RemoteAddr(), created: time.Now(),
+		ctx: ctx, cancel: cancel, netConn: conn.NetConn(),
+	}
+	c.name.Store("")
+	c.lastCmd.Store("NULL")
+	c.lastAt.Store(c.created.UnixMilli())
+	c.authed = s.settings().RequirePass == ""
+	conn.SetContext(c)
+	s.mu.Lock()
+	s.clients[c.id] = c
+	s.mu.Unlock()
+	return true
+}
+
+func (s *Server) closed(conn redcon.Conn, err error) {
+	c, _ := conn.Context().(*client)
+	if c == nil {
+		return
+	}
+	c.cancel()
+	s.mu.Lock()
+	delete(s.clients, c.id)
+	s.mu.Unlock()
+}
+
+// ------------------------------- The command table ---------------------------
+
+// command is one entry of the table.
+type command struct {
+	name  string // lower case, as COMMAND and arity errors print it
+	arity int    // Redis convention: N exact, -N at least N (name included)
+	flags []string
+	fn    func(c *client, args [][]byte)
+	calls atomic.Int64
+	usec  atomic.Int64
+}
+
+// register adds commands to the table; a duplicate is a programming error.
+func register(table map[string]*command, cmds ...*command) {
+	for _, cmd := range cmds {
+		if _, dup := table[cmd.name]; dup {
+			panic("gateway: command registered twice: " + cmd.name)
+		}
+		table[cmd.name] = cmd
+	}
+}
+
+func (s *Server) commands() map[string]*command {
+	t := make(map[string]*command)
+	register(t, s.jobCommands()...)
+	register(t, s.queueCommands()...)
+	register(t, s.scanCommands()...)
+	register(t, s.serverCommands()...)
+	return t
+}
+
+// lookup finds a command by name, case-insensitively, without allocating
+// for names already in lower case.
+func (s *Server) lookup(name []byte) *command {
+	if cmd, ok := s.table[string(name)]; ok {
+		return cmd
+	}
+	var buf [32]byte
+	if len(name) > len(buf) {
+		return nil
+	}
+	low := buf[:len(name)]
+	for i, ch := range name {
+		if 'A' <= ch && ch <= 'Z' {
+			ch += 'a' - 'A'
+		}
+		low[i] = ch
+	}
+	return s.table[string(low)]
+}
+
+func (s *Server) dispatch(conn redcon.Conn, rc redcon.Command) {
+	c, _ := conn.Context().(*client)
+	if c == nil || len(rc.Args) == 0 {
+		return
+	}
+	s.stats.commands.Add(1)
+	s.stats.netIn.Add(int64(len(rc.Raw)))
+	cmd := s.lookup(rc.Args[0])
+	if cmd == nil {
+		c.err(errUnknownCommand(string(rc.Args[0])))
+		return
+	}
+	if (cmd.arity > 0 && len(rc.Args) != cmd.arity) || len(rc.Args) < -cmd.arity {
+		c.err(errArity(cmd.name))
+		return
+	}
+	if !c.authed && cmd.name != "auth" {
+		if s.settings().RequirePass != "" {
+			c.err(ErrNoAuth)
+			return
+		}
+		c.authed = true
+	}
+	start := time.Now()
+	c.lastCmd.Store(cmd.name)
+	c.lastAt.Store(start.UnixMilli())
+	before := len(c.w().Buffer())
+	cmd.fn(c, rc.Args)
+	cmd.calls.Add(1)
+	cmd.usec.Add(time.Since(start).Microseconds())
+	s.stats.netOut.Add(int64(len(c.w().Buffer()) - before))
+}
+
+// ---------------------------------- Replies ----------------------------------
+
+// w is the connection's write buffer; replies are appended to it in place.
+func (c *client) w() *redcon.Writer { return redcon.BaseWriter(c.conn) }
+
+func (c *client) append(f func(b []byte) []byte) {
+	w := c.w()
+	w.SetBuffer(f(w.Buffer()))
+}
+
+func (c *client) err(err error) {
+	var e Error
+	if errors.As(err, &e) {
+		c.conn.WriteError(string(e))
+		return
+	}
+	c.conn.WriteError("ERR " + err.Error())
+}
+
+// reply writes a node reply whose shape needs no context.
+func (c *client) reply(msg any) {
+	w := c.w()
+	b, ok := appendReply(w.Buffer(), msg)
+	if !ok {
+		b = redcon.AppendError(b, "ERR internal error: unexpected reply")
+	}
+	w.SetBuffer(b)
+}
+
+func (c *client) status(s string) { c.conn.WriteString(s) }
+
+// ---------------------------------- Stats ------------------------------------
+
+type stats struct {
+	connections atomic.Int64
+	rejected    atomic.Int64
+	commands    atomic.Int64
+	netIn       atomic.Int64
+	netOut      atomic.Int64
+	peak        atomic.Int64
+
+	opsMu   sync.Mutex // guards the ops samples
+	opsAt   time.Time
+	opsLast int64
+	opsRate int64
+}
+
+// peakMemory records used and returns the highest figure seen.
+func (st *stats) peakMemory(used int64) int64 {
+	for {
+		p := st.peak.Load()
+		if used <= p {
+			return p
+		}
+		if st.peak.CompareAndSwap(p, used) {
+			return used
+		}
+	}
+}
+
+// opsPerSec is the command rate since the previous INFO (at least 100 ms
+// apart), Redis' instantaneous_ops_per_sec without its sampling cron.
+func (st *stats) opsPerSec() int64 {
+	st.opsMu.Lock()
+	defer st.opsMu.Unlock()
+	now, total := time.Now(), st.commands.Load()
+	if d := now.Sub(st.opsAt); d >= 100*time.Millisecond {
+		if !st.opsAt.IsZero() {
+			st.opsRate = int64(float64(total-st.opsLast) / d.Seconds())
+		}
+		st.opsAt, st.opsLast = now, total
+	}
+	return st.opsRate
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func lower(b []byte) string { return strings.ToLower(string(b)) }
