@@ -28,9 +28,9 @@ func (s *Server) serverCommands() []*command {
 		{name: "command", arity: 0, flags: []string{"readonly", "loading", "stale"}, fn: s.cmdCOMMAND},
 		{name: "cluster", arity: -2, flags: []string{"readonly", "admin"}, fn: s.cmdCLUSTER},
 		{name: "client", arity: -2, flags: []string{"readonly", "admin", "noscript"}, fn: s.cmdCLIENT},
-		{name: "monitor", arity: 1, flags: []string{"readonly", "admin", "noscript"}, fn: notYet("MONITOR")},
-		{name: "slowlog", arity: -2, flags: []string{"readonly"}, fn: notYet("SLOWLOG")},
-		{name: "latency", arity: -2, flags: []string{"readonly", "admin", "noscript", "loading", "stale"}, fn: notYet("LATENCY")},
+		{name: "monitor", arity: 1, flags: []string{"readonly", "admin", "noscript"}, fn: s.cmdMONITOR},
+		{name: "slowlog", arity: -2, flags: []string{"readonly"}, fn: s.cmdSLOWLOG},
+		{name: "latency", arity: -2, flags: []string{"readonly", "admin", "noscript", "loading", "stale"}, fn: s.cmdLATENCY},
 		{name: "bgrewriteaof", arity: 1, flags: []string{"readonly", "admin"}, fn: notYet("BGREWRITEAOF")},
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,6 +66,8 @@ type Server struct {
 	ln    net.Listener
 	start time.Time
 	stats stats
+	slow  slowlog
+	mons  monitors
 
 	mu      sync.Mutex // guards clients; lock order: none other is held
 	clients map[int64]*client
@@ -85,6 +88,9 @@ type client struct {
 	lastCmd atomic.Value // string; read by CLIENT LIST
 	lastAt  atomic.Int64 // unix ms of the last command
 	killed  atomic.Bool
+	// detached is set when MONITOR takes the connection from redcon: the
+	// monitor then owns the client's registration and its close.
+	detached atomic.Bool
 	netConn net.Conn
 }
 
@@ -165,9 +171,14 @@ func (s *Server) accept(conn redcon.Conn) bool {
 
 func (s *Server) closed(conn redcon.Conn, err error) {
 	c, _ := conn.Context().(*client)
-	if c == nil {
+	if c == nil || c.detached.Load() {
 		return
 	}
+	s.forget(c)
+}
+
+// forget unregisters a connection that ended.
+func (s *Server) forget(c *client) {
 	c.cancel()
 	s.mu.Lock()
 	delete(s.clients, c.id)
@@ -251,11 +262,16 @@ func (s *Server) dispatch(conn redcon.Conn, rc redcon.Command) {
 	start := time.Now()
 	c.lastCmd.Store(cmd.name)
 	c.lastAt.Store(start.UnixMilli())
+	s.feedMonitors(c, cmd, rc.Args)
 	before := len(c.w().Buffer())
 	cmd.fn(c, rc.Args)
+	d := time.Since(start)
 	cmd.calls.Add(1)
-	cmd.usec.Add(time.Since(start).Microseconds())
-	s.stats.netOut.Add(int64(len(c.w().Buffer()) - before))
+	cmd.usec.Add(d.Microseconds())
+	s.record(cmd, rc.Args, d)
+	if cmd.name != "monitor" && cmd.name != "quit" {
+		s.stats.netOut.Add(int64(len(c.w().Buffer()) - before))
+	}
 }
 
 // ---------------------------------- Replies ----------------------------------
@@ -336,3 +352,5 @@ func (st *stats) opsPerSec() int64 {
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 func lower(b []byte) string { return strings.ToLower(string(b)) }
+
+func sortStrings(s []string) { sort.Strings(s) }
