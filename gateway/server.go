@@ -91,7 +91,7 @@ type client struct {
 	// detached is set when MONITOR takes the connection from redcon: the
 	// monitor then owns the client's registration and its close.
 	detached atomic.Bool
-	netConn net.Conn
+	netConn  net.Conn
 }
 
 // New makes a gateway; call Serve.
