@@ -317,14 +317,14 @@ func (n *Node) broadcast(msg any) {
 
 // getJob is GETJOB (SPEC.md §5.2): a non-blocking sweep of the queues, one
 // job per queue per round, then, if nothing came and NOHANG is not set,
-// block on every queue until a job, the timeout, or ctx's end.
+// block on every queue (duplicates ignored) until a job, the timeout, or
+// ctx's end.
 func (n *Node) getJob(ctx context.Context, m *protocol.GetJob) proto.Message {
-	queues := dedupe(m.Queues)
 	count := int(m.Count)
 	if count <= 0 {
 		count = 1
 	}
-	items := n.sweep(queues, count)
+	items := n.sweep(m.Queues, count)
 	if len(items) > 0 {
 		return &protocol.Jobs{Jobs: items}
 	}
@@ -334,7 +334,7 @@ func (n *Node) getJob(ctx context.Context, m *protocol.GetJob) proto.Message {
 	if n.leaving.Load() {
 		return errLeaving
 	}
-	return n.block(ctx, queues, m)
+	return n.block(ctx, dedupe(m.Queues), m)
 }
 
 func dedupe(names []string) []string {
@@ -352,67 +352,70 @@ func dedupe(names []string) []string {
 	return out
 }
 
-// sweep takes up to count jobs round-robin. With several queues it first
-// asks each how many it could give (creating missing queues, as Disque
-// does), plans the rounds, then takes each queue's share in parallel.
+// sweep takes up to count jobs the way Disque's GETJOB walks its argument
+// list: round after round, one job from each listed queue (a queue listed
+// twice gives two per round). Across actors that is done in two steps: ask
+// every queue how many it could give (creating missing queues, as Disque
+// does), plan the rounds, then take each queue's share in parallel and
+// interleave the answers in the planned order.
 func (n *Node) sweep(queues []string, count int) []*protocol.JobItem {
 	take := func(name string, k int) chan any {
 		done, _ := n.send(name, true, &opTake{n: k})
 		return done
 	}
-	if len(queues) == 1 {
-		r, _ := (<-take(queues[0], count)).(*takeResult)
+	uniq := dedupe(queues)
+	if len(uniq) == 1 {
+		r, _ := (<-take(uniq[0], count)).(*takeResult)
 		if r == nil {
 			return nil
 		}
 		return r.items
 	}
-	avail := make([]int, len(queues))
-	pending := make([]chan any, len(queues))
-	for i, q := range queues {
+	left := make(map[string]int, len(uniq))
+	pending := make([]chan any, len(uniq))
+	for i, q := range uniq {
 		pending[i] = take(q, 0)
 	}
 	for i, done := range pending {
 		if r, ok := (<-done).(*takeResult); ok {
-			avail[i] = r.available
+			left[uniq[i]] = r.available
 		}
 	}
-	share := make([]int, len(queues))
-	for left, progress := count, true; left > 0 && progress; {
+	var plan []string // the queue of each job, in reply order
+	for progress := true; progress && len(plan) < count; {
 		progress = false
-		for i := range queues {
-			if left > 0 && share[i] < avail[i] {
-				share[i]++
-				left--
+		for _, q := range queues {
+			if len(plan) < count && left[q] > 0 {
+				plan = append(plan, q)
+				left[q]--
 				progress = true
 			}
 		}
 	}
-	got := make([][]*protocol.JobItem, len(queues))
-	for i, q := range queues {
+	share := make(map[string]int, len(uniq))
+	for _, q := range plan {
+		share[q]++
+	}
+	got := make(map[string][]*protocol.JobItem, len(uniq))
+	for i, q := range uniq {
 		pending[i] = nil
-		if share[i] > 0 {
-			pending[i] = take(q, share[i])
+		if share[q] > 0 {
+			pending[i] = take(q, share[q])
 		}
 	}
 	for i, done := range pending {
 		if done != nil {
 			if r, ok := (<-done).(*takeResult); ok {
-				got[i] = r.items
+				got[uniq[i]] = r.items
 			}
 		}
 	}
-	var items []*protocol.JobItem
-	for round := 0; len(items) < count; round++ {
-		added := false
-		for i := range got {
-			if round < len(got[i]) {
-				items = append(items, got[i][round])
-				added = true
-			}
-		}
-		if !added {
-			break
+	items := make([]*protocol.JobItem, 0, len(plan))
+	for _, q := range plan {
+		// A queue may give fewer than planned if another client was faster.
+		if list := got[q]; len(list) > 0 {
+			items = append(items, list[0])
+			got[q] = list[1:]
 		}
 	}
 	return items

@@ -118,6 +118,12 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.start = time.Now()
 	s.ln = ln
 	s.srv = redcon.NewServerNetwork("tcp", ln.Addr().String(), s.dispatch, s.accept, s.closed)
+	if t := s.settings().Timeout; t > 0 {
+		// Disque's `timeout`: close a client idle that many seconds. A
+		// blocked GETJOB is not idle: redcon arms the deadline only while
+		// it reads.
+		s.srv.SetIdleClose(time.Duration(t) * time.Second)
+	}
 	err := s.srv.Serve(ln)
 	if errors.Is(err, net.ErrClosed) {
 		return nil
@@ -157,6 +163,12 @@ func (s *Server) accept(conn redcon.Conn) bool {
 	c := &client{
 		id: s.nextID.Add(1), conn: conn, addr: conn.RemoteAddr(), created: time.Now(),
 		ctx: ctx, cancel: cancel, netConn: conn.NetConn(),
+	}
+	if ka := s.settings().TCPKeepAlive; ka > 0 {
+		if tc, ok := unwrapConn(c.netConn).(*net.TCPConn); ok {
+			_ = tc.SetKeepAlive(true)
+			_ = tc.SetKeepAlivePeriod(time.Duration(ka) * time.Second)
+		}
 	}
 	c.name.Store("")
 	c.lastCmd.Store("NULL")
