@@ -36,9 +36,7 @@ func (q *Queue) Add(now int64, j *Job, maxlen int64) *protocol.Error {
 		return &protocol.Error{Text: "ERR Internal error creating the job, check server logs"}
 	}
 	if j.Delay == 0 {
-		q.enqueue(now, j, false)
-	} else {
-		q.touch(now)
+		q.enqueue(now, j, false) // creates the queue object; a delayed job does not
 	}
 	q.emit(Persist{Job: j.ToProto()})
 	return nil
@@ -226,11 +224,12 @@ func (q *Queue) info(now int64, j *Job) *protocol.JobInfo {
 		NodesConfirmed: append([]string{}, j.Confirmed...),
 		Body:           j.Body, HasBody: true,
 	}
+	// Both are clamped at 0, as the original does for a time already due.
 	if j.Qtime != 0 {
-		in.NextRequeueWithin, in.HasNextRequeue = j.Qtime-now, true
+		in.NextRequeueWithin, in.HasNextRequeue = max(0, j.Qtime-now), true
 	}
 	if j.heapIdx >= 0 {
-		in.NextAwakeWithin, in.HasNextAwake = j.awake-now, true
+		in.NextAwakeWithin, in.HasNextAwake = max(0, j.awake-now), true
 	}
 	return in
 }
@@ -428,6 +427,9 @@ func (q *Queue) EvictForMemory() int {
 		}
 	}
 	for _, j := range victims {
+		if j.State == StateActive || j.State == StateQueued {
+			q.emit(Unpersist{ID: j.ID})
+		}
 		q.remove(j)
 	}
 	return len(victims)
