@@ -223,18 +223,20 @@ func (n *Node) addJob(m *protocol.AddJob) proto.Message {
 	if ttl <= 0 {
 		ttl = DefaultTTL
 	}
+	repl := int(m.Replicate)
+	if repl == 0 {
+		repl = min(3, n.clusterSize())
+	}
+	// SPEC.md §5.1 steps 3-4, on the effective REPLICATE: a bare RETRY 0
+	// fails on any cluster of more than one node.
 	retry := m.Retry
 	if retry < 0 {
 		retry = DefaultRetry(ttl)
-	} else if m.Replicate > 1 && retry == 0 {
+	} else if retry == 0 && repl > 1 {
 		return errRetryRepl
 	}
 	if m.Delay >= ttl {
 		return errDelayTTL
-	}
-	repl := int(m.Replicate)
-	if repl == 0 {
-		repl = min(3, n.clusterSize())
 	}
 	level := n.memLevel()
 	extrepl := level >= 1 || n.leaving.Load()
@@ -439,11 +441,14 @@ func (n *Node) block(ctx context.Context, queues []string, m *protocol.GetJob) p
 	select {
 	case wake = <-w.C:
 	case <-expired:
+		if !w.Claim() {
+			wake = <-w.C // a queue won the race: its wake-up is on the way
+		}
 	case <-ctx.Done():
 		gone = true
-	}
-	if wake.Job == nil && wake.Err == nil && !w.Claim() {
-		wake = <-w.C // a queue won the race: its job is on the way
+		if !w.Claim() {
+			wake = <-w.C
+		}
 	}
 	for _, q := range queues {
 		if wake.Job == nil || q != wake.Job.Queue {

@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"math"
+
 	"github.com/godisque/godisque/protocol"
 )
 
@@ -241,6 +243,9 @@ func (q *Queue) Peek(count int64) []*protocol.JobItem {
 	want := count
 	if want < 0 {
 		want = -want
+		if want < 0 { // -MinInt64 overflows; no queue is that long anyway
+			want = math.MaxInt64
+		}
 	}
 	visit := func(j *Job) bool {
 		items = append(items, item(j))
