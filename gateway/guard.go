@@ -11,7 +11,9 @@ import (
 //
 // redcon's request reader has none of Redis' limits: it buffers an inline
 // line or a declared 4 GB argument for as long as the client keeps sending,
-// parses lengths without overflow checks, and words its few protocol errors
+// parses lengths without overflow checks (a "$9223372036854775807" header
+// makes its index arithmetic wrap and the connection goroutine panic, which
+// takes the whole process down), and words its few protocol errors
 // differently from Redis ("ERR invalid bulk length" instead of "ERR Protocol
 // error: invalid bulk length"). The guard sits below it. A guarded
 // connection's Read passes every byte it returns through an incremental RESP
@@ -370,7 +372,10 @@ func (g *respGuard) stepFraming(c byte) (Error, bool) {
 
 // inlineByte consumes one byte of an inline line. The line ends at '\n'; a
 // '\r' right before it is the terminator, any other '\r' is content, so a
-// '\r' is held back until the next byte tells which.
+// '\r' is held back, neither counted nor scanned, until the next byte tells
+// which. A line of exactly InlineMax bytes followed by "\r\n" is therefore
+// accepted whatever the read boundaries (Redis' own verdict on it depends
+// on them).
 func (g *respGuard) inlineByte(c byte) (Error, bool) {
 	if c == '\n' {
 		if g.inl.bad || g.inl.quote != 0 {
@@ -379,17 +384,19 @@ func (g *respGuard) inlineByte(c byte) (Error, bool) {
 		g.state = gsStart
 		return "", false
 	}
-	g.lineLen++
-	if g.lineLen > g.lim.InlineMax {
-		return ErrProtoInlineTooBig, true
-	}
 	if g.inl.cr {
 		g.inl.cr = false
+		if g.lineLen++; g.lineLen > g.lim.InlineMax {
+			return ErrProtoInlineTooBig, true
+		}
 		g.inl.content('\r')
 	}
 	if c == '\r' {
 		g.inl.cr = true
 		return "", false
+	}
+	if g.lineLen++; g.lineLen > g.lim.InlineMax {
+		return ErrProtoInlineTooBig, true
 	}
 	g.inl.content(c)
 	return "", false
