@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"github.com/gogo/protobuf/proto"
@@ -37,12 +38,12 @@ func (n *Node) Ask(ctx context.Context, req proto.Message) proto.Message {
 	case *protocol.Dequeue:
 		return n.byIDs(m.Ids, func(ids []string) any { return &protocol.Dequeue{Ids: ids} })
 	case *protocol.Nack:
-		if err := n.checkOOM(); err != nil {
+		if err := n.CheckOOM(); err != nil {
 			return err
 		}
 		return n.byIDs(m.Ids, func(ids []string) any { return &protocol.Nack{Ids: ids} })
 	case *protocol.Enqueue:
-		if err := n.checkOOM(); err != nil {
+		if err := n.CheckOOM(); err != nil {
 			return err
 		}
 		return n.byIDs(m.Ids, func(ids []string) any { return &protocol.Enqueue{Ids: ids} })
@@ -186,6 +187,10 @@ const (
 	maxDefaultRetry = 300   // seconds
 )
 
+// maxTTL is the longest TTL kept (about 35,000 years): beyond it the
+// expiry time in milliseconds would overflow.
+const maxTTL = 1 << 40
+
 // DefaultRetry is the RETRY a job gets when none is given: ttl/10, 1..300 s.
 func DefaultRetry(ttl int64) int64 {
 	r := ttl / 10
@@ -223,6 +228,13 @@ func (n *Node) addJob(m *protocol.AddJob) proto.Message {
 	if ttl <= 0 {
 		ttl = DefaultTTL
 	}
+	ttl = min(ttl, maxTTL) // etime in ms must not overflow
+	if m.Retry > math.MaxUint32 {
+		return errRetryRange
+	}
+	if m.Delay > math.MaxUint32 {
+		return errDelayRange
+	}
 	repl := int(m.Replicate)
 	if repl == 0 {
 		repl = min(3, n.clusterSize())
@@ -245,6 +257,9 @@ func (n *Node) addJob(m *protocol.AddJob) proto.Message {
 		additional = repl
 	}
 	if reach := n.reachable(); additional > reach {
+		if err := n.CheckOOM(); err != nil {
+			return err // processCommand's OOM check comes before ADDJOB runs
+		}
 		switch {
 		case extrepl && additional-1 == reach && n.leaving.Load():
 			return errNoReplLeav
@@ -253,7 +268,7 @@ func (n *Node) addJob(m *protocol.AddJob) proto.Message {
 		}
 		return errNoRepl
 	}
-	if err := n.checkOOM(); err != nil {
+	if err := n.CheckOOM(); err != nil {
 		return err
 	}
 	now := n.nowMs()
@@ -273,9 +288,9 @@ func (n *Node) addJob(m *protocol.AddJob) proto.Message {
 	return r
 }
 
-// checkOOM is SPEC.md §14 for the commands that may use memory: above 95%
+// CheckOOM is SPEC.md §14 for the commands that may use memory: above 95%
 // the node first tries to evict, then refuses. maxmemory 0 never refuses.
-func (n *Node) checkOOM() *protocol.Error {
+func (n *Node) CheckOOM() *protocol.Error {
 	lim := n.limits()
 	if lim.MaxMemory == 0 || Level(n.mem.Used(), lim.MaxMemory) < 2 {
 		return nil
@@ -431,7 +446,8 @@ func (n *Node) block(ctx context.Context, queues []string, m *protocol.GetJob) p
 		n.send(q, true, &opBlock{w: w})
 	}
 	var expired chan struct{}
-	if m.TimeoutMs > 0 {
+	// A timeout beyond what a time.Duration holds (292 years) is forever.
+	if m.TimeoutMs > 0 && m.TimeoutMs < math.MaxInt64/int64(time.Millisecond) {
 		expired = make(chan struct{})
 		t := n.clock.AfterFunc(time.Duration(m.TimeoutMs)*time.Millisecond, func() { close(expired) })
 		defer t.Stop()
@@ -489,3 +505,10 @@ func (n *Node) Flush() { n.broadcast(&protocol.Flush{}) }
 func (n *Node) MemoryChanged() { n.broadcast(&opLevel{}) }
 
 func (n *Node) kickAll(err *protocol.Error) { n.broadcast(&opKick{err: err}) }
+
+// GiveBack puts a job handed to a client that vanished before reading it
+// back at the head of its queue (the gateway calls it when a blocked
+// client's FIN races the job).
+func (n *Node) GiveBack(j *protocol.JobItem) {
+	n.send(j.Queue, true, &opGiveBack{id: j.Id})
+}

@@ -62,6 +62,11 @@ var (
 	errRetryRepl  = &protocol.Error{Text: "ERR With RETRY set to 0 please explicitly set  REPLICATE to 1 (at-most-once delivery)"}
 	errDelayTTL   = &protocol.Error{Text: "ERR The specified DELAY is greater than TTL. Job refused since would never be delivered"}
 	errStopped    = &protocol.Error{Text: "ERR the node is shutting down"}
+	// RETRY and DELAY are kept in 32 bits, as in Disque; larger values are
+	// refused rather than silently truncated (RETRY 2^32 must not become
+	// an at-most-once RETRY 0).
+	errRetryRange = &protocol.Error{Text: "ERR RETRY time must be a non negative number"}
+	errDelayRange = &protocol.Error{Text: "ERR DELAY time must be a non negative number"}
 )
 
 // ErrStopped is returned by calls on a stopped node.

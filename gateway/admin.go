@@ -17,7 +17,6 @@ import (
 func (s *Server) serverCommands() []*command {
 	return []*command{
 		{name: "ping", arity: -1, flags: []string{"readonly", "stale", "fast"}, fn: s.cmdPING},
-		{name: "quit", arity: -1, flags: []string{"readonly", "noscript", "loading", "stale", "fast"}, fn: s.cmdQUIT},
 		{name: "auth", arity: 2, flags: []string{"readonly", "noscript", "loading", "stale", "fast"}, fn: s.cmdAUTH},
 		{name: "time", arity: 1, flags: []string{"readonly", "random", "fast"}, fn: s.cmdTIME},
 		{name: "hello", arity: 1, flags: []string{"readonly", "fast"}, fn: s.cmdHELLO},
@@ -54,12 +53,6 @@ func (s *Server) cmdPING(c *client, args [][]byte) {
 	}
 }
 
-// QUIT answers +OK and closes the connection.
-func (s *Server) cmdQUIT(c *client, _ [][]byte) {
-	c.status("OK")
-	c.conn.Close()
-}
-
 // AUTH password
 func (s *Server) cmdAUTH(c *client, args [][]byte) {
 	pass := s.settings().RequirePass
@@ -94,7 +87,7 @@ func (s *Server) cmdHELLO(c *client, _ [][]byte) {
 	c.conn.WriteArray(4)
 	c.conn.WriteBulkString(id)
 	c.conn.WriteBulkString("")
-	c.conn.WriteBulkString(strconv.Itoa(s.settings().Port))
+	c.conn.WriteBulkString(strconv.Itoa(s.port()))
 	c.conn.WriteBulkString("1")
 }
 
@@ -265,7 +258,7 @@ func (s *Server) cmdCLUSTER(c *client, args [][]byte) {
 		c.conn.WriteBulkString("cluster_state:ok\r\ncluster_known_nodes:1\r\ncluster_reachable_nodes:0\r\n" +
 			"cluster_size:1\r\ncluster_stats_messages_sent:0\r\ncluster_stats_messages_received:0\r\n")
 	case sub == "nodes" && n == 2:
-		c.conn.WriteBulkString(s.node.ID() + " :" + strconv.Itoa(s.settings().Port) + " myself 0 0 connected\n")
+		c.conn.WriteBulkString(s.node.ID() + " :" + strconv.Itoa(s.port()) + " myself 0 0 connected\n")
 	case sub == "myid" && n == 2:
 		c.conn.WriteBulkString(s.node.ID())
 	case sub == "reset" && (n == 2 || n == 3):

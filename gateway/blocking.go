@@ -28,15 +28,17 @@ type syscallConner interface {
 
 // watchDisconnect returns a context cancelled when the client disconnects
 // or the server closes, and a stop function to call once the command ends.
-func (c *client) watchDisconnect() (context.Context, func()) {
+// stop peeks one last time and reports whether the client is gone: a FIN
+// that arrived just as a job was handed over must not lose the job.
+func (c *client) watchDisconnect() (context.Context, func() (gone bool)) {
 	ctx, cancel := context.WithCancel(c.ctx)
 	sc, ok := unwrapConn(c.netConn).(syscallConner)
 	if !ok {
-		return ctx, cancel
+		return ctx, func() bool { cancel(); return false }
 	}
 	raw, err := sc.SyscallConn()
 	if err != nil {
-		return ctx, cancel
+		return ctx, func() bool { cancel(); return false }
 	}
 	nc := unwrapConn(c.netConn)
 	done := make(chan struct{})
@@ -58,13 +60,27 @@ func (c *client) watchDisconnect() (context.Context, func()) {
 			cancel()
 		}
 	}()
-	return ctx, func() {
+	return ctx, func() bool {
 		// Wake the watcher out of the poller, wait for it, undo the deadline.
 		_ = nc.SetReadDeadline(time.Unix(1, 0))
 		<-done
 		_ = nc.SetReadDeadline(time.Time{})
+		gone := ctx.Err() != nil || peerClosed(raw)
 		cancel()
+		return gone
 	}
+}
+
+// peerClosed peeks at the socket without blocking: true on FIN or error.
+func peerClosed(raw syscall.RawConn) bool {
+	closed := false
+	var buf [1]byte
+	_ = raw.Read(func(fd uintptr) bool {
+		n, _, err := unix.Recvfrom(int(fd), buf[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		closed = (n == 0 && err == nil) || (err != nil && !errors.Is(err, unix.EAGAIN))
+		return true
+	})
+	return closed
 }
 
 // unwrapConn returns the TCP connection under the guard.

@@ -81,7 +81,7 @@ func (s *Server) infoSection(sec string) []string {
 			kv("disque_git_sha1", "00000000"), kv("disque_git_dirty", 0), kv("disque_build_id", "0"),
 			kv("os", runtime.GOOS+" "+runtime.GOARCH), kv("arch_bits", strconv.IntSize),
 			kv("multiplexing_api", "epoll"), kv("gcc_version", "0.0.0"), kv("go_version", runtime.Version()),
-			kv("process_id", os.Getpid()), kv("run_id", runID), kv("tcp_port", cfg.Port),
+			kv("process_id", os.Getpid()), kv("run_id", runID), kv("tcp_port", s.port()),
 			kv("uptime_in_seconds", int64(up.Seconds())), kv("uptime_in_days", int64(up.Hours()/24)),
 			kv("hz", cfg.Hz), kv("executable", exe), kv("config_file", s.opts.Settings.Path()),
 		}

@@ -54,9 +54,17 @@ func (s *Server) cmdGETJOB(c *client, args [][]byte) {
 	// the client's disconnection.
 	ctx, stop := c.watchDisconnect()
 	r := s.node.Ask(ctx, m)
-	stop()
+	gone := stop()
 	// >> Response: jobs, or a null multibulk.
 	if jobs, ok := r.(*protocol.Jobs); ok {
+		if gone && len(jobs.Jobs) > 0 {
+			// The client left while the job was on its way: nobody would
+			// read it, so it goes back to the head of its queue.
+			for _, j := range jobs.Jobs {
+				s.node.GiveBack(j)
+			}
+			return
+		}
 		c.append(func(b []byte) []byte { return appendJobs(b, jobs, m.Withcounters, true) })
 		return
 	}

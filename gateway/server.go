@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -92,6 +93,7 @@ type client struct {
 	// monitor then owns the client's registration and its close.
 	detached atomic.Bool
 	netConn  net.Conn
+	scratch  []byte // reply encoding buffer, owned by the connection goroutine
 }
 
 // New makes a gateway; call Serve.
@@ -116,6 +118,7 @@ func Listen(addr string, limits Limits) (net.Listener, error) {
 // Serve answers connections on ln until Close.
 func (s *Server) Serve(ln net.Listener) error {
 	s.start = time.Now()
+	ln = &countingListener{Listener: ln, out: &s.stats.netOut}
 	s.ln = ln
 	s.srv = redcon.NewServerNetwork("tcp", ln.Addr().String(), s.dispatch, s.accept, s.closed)
 	if t := s.settings().Timeout; t > 0 {
@@ -133,6 +136,15 @@ func (s *Server) Serve(ln net.Listener) error {
 
 // Addr is the address the server listens on.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// port is the client port the node really serves on, which HELLO, INFO and
+// CLUSTER NODES report: an embedder's listener may not be the configured one.
+func (s *Server) port() int {
+	if a, ok := s.ln.Addr().(*net.TCPAddr); ok {
+		return a.Port
+	}
+	return s.settings().Port
+}
 
 // Close stops accepting, closes every connection and unblocks their commands.
 func (s *Server) Close() error {
@@ -173,7 +185,6 @@ func (s *Server) accept(conn redcon.Conn) bool {
 	c.name.Store("")
 	c.lastCmd.Store("NULL")
 	c.lastAt.Store(c.created.UnixMilli())
-	c.authed = s.settings().RequirePass == ""
 	conn.SetContext(c)
 	s.mu.Lock()
 	s.clients[c.id] = c
@@ -205,8 +216,10 @@ type command struct {
 	arity int    // Redis convention: N exact, -N at least N (name included)
 	flags []string
 	fn    func(c *client, args [][]byte)
-	calls atomic.Int64
-	usec  atomic.Int64
+	// denyOOM commands may use memory: refused above 95% (SPEC.md §14).
+	denyOOM bool
+	calls   atomic.Int64
+	usec    atomic.Int64
 }
 
 // register adds commands to the table; a duplicate is a programming error.
@@ -215,6 +228,7 @@ func register(table map[string]*command, cmds ...*command) {
 		if _, dup := table[cmd.name]; dup {
 			panic("gateway: command registered twice: " + cmd.name)
 		}
+		cmd.denyOOM = slices.Contains(cmd.flags, "denyoom")
 		table[cmd.name] = cmd
 	}
 }
@@ -255,6 +269,13 @@ func (s *Server) dispatch(conn redcon.Conn, rc redcon.Command) {
 	}
 	s.stats.commands.Add(1)
 	s.stats.netIn.Add(int64(len(rc.Raw)))
+	if eqFold(rc.Args[0], "quit") {
+		// As in Redis 3.0, QUIT is answered before the table: it is no
+		// command (COMMAND does not list it) and takes any arguments.
+		c.status("OK")
+		c.conn.Close()
+		return
+	}
 	cmd := s.lookup(rc.Args[0])
 	if cmd == nil {
 		c.err(errUnknownCommand(string(rc.Args[0])))
@@ -264,36 +285,41 @@ func (s *Server) dispatch(conn redcon.Conn, rc redcon.Command) {
 		c.err(errArity(cmd.name))
 		return
 	}
-	if !c.authed && cmd.name != "auth" {
-		if s.settings().RequirePass != "" {
-			c.err(ErrNoAuth)
+	if !c.authed && cmd.name != "auth" && s.settings().RequirePass != "" {
+		c.err(ErrNoAuth)
+		return
+	}
+	if cmd.denyOOM {
+		// processCommand refuses these before they run, even before their
+		// arguments are parsed (SPEC.md §14).
+		if err := s.node.CheckOOM(); err != nil {
+			c.reply(err)
 			return
 		}
-		c.authed = true
 	}
 	start := time.Now()
 	c.lastCmd.Store(cmd.name)
 	c.lastAt.Store(start.UnixMilli())
 	s.feedMonitors(c, cmd, rc.Args)
-	before := len(c.w().Buffer())
 	cmd.fn(c, rc.Args)
 	d := time.Since(start)
 	cmd.calls.Add(1)
 	cmd.usec.Add(d.Microseconds())
 	s.record(cmd, rc.Args, d)
-	if cmd.name != "monitor" && cmd.name != "quit" {
-		s.stats.netOut.Add(int64(len(c.w().Buffer()) - before))
-	}
 }
 
 // ---------------------------------- Replies ----------------------------------
 
-// w is the connection's write buffer; replies are appended to it in place.
-func (c *client) w() *redcon.Writer { return redcon.BaseWriter(c.conn) }
-
+// append encodes a reply into the client's scratch buffer and hands it to
+// redcon's writer in one copy. (redcon's Writer.Buffer returns a copy of
+// everything pending, so appending to it in place would cost a pipeline
+// O(n^2).)
 func (c *client) append(f func(b []byte) []byte) {
-	w := c.w()
-	w.SetBuffer(f(w.Buffer()))
+	c.scratch = f(c.scratch[:0])
+	c.conn.WriteRaw(c.scratch)
+	if cap(c.scratch) > 64<<10 {
+		c.scratch = nil // do not pin a big reply's buffer
+	}
 }
 
 func (c *client) err(err error) {
@@ -307,12 +333,13 @@ func (c *client) err(err error) {
 
 // reply writes a node reply whose shape needs no context.
 func (c *client) reply(msg any) {
-	w := c.w()
-	b, ok := appendReply(w.Buffer(), msg)
-	if !ok {
-		b = redcon.AppendError(b, "ERR internal error: unexpected reply")
-	}
-	w.SetBuffer(b)
+	c.append(func(b []byte) []byte {
+		b, ok := appendReply(b, msg)
+		if !ok {
+			b = redcon.AppendError(b, "ERR internal error: unexpected reply")
+		}
+		return b
+	})
 }
 
 func (c *client) status(s string) { c.conn.WriteString(s) }
@@ -366,3 +393,32 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 func lower(b []byte) string { return strings.ToLower(string(b)) }
 
 func sortStrings(s []string) { sort.Strings(s) }
+
+// countingListener counts the bytes written to every connection it accepts
+// (INFO total_net_output_bytes).
+type countingListener struct {
+	net.Listener
+	out *atomic.Int64
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &countingConn{Conn: c, out: l.out}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	out *atomic.Int64
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.out.Add(int64(n))
+	return n, err
+}
+
+// Unwrap returns the connection underneath.
+func (c *countingConn) Unwrap() net.Conn { return c.Conn }
