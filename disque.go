@@ -129,10 +129,14 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		}
 	}
 	n.ln = gateway.NewGuardListener(n.ln, gateway.Limits{})
-	n.gw = gateway.New(gateway.Options{
+	gwOpts := gateway.Options{
 		Node: an, Settings: n.settings, Logger: n.log,
 		Shutdown: func() { _ = n.Stop() },
-	})
+	}
+	if n.nodes != nil {
+		gwOpts.SaveConfig = func() error { return n.nodes.Save(n.settings.Load().Port) }
+	}
+	n.gw = gateway.New(gwOpts)
 	go func() { n.served <- n.gw.Serve(n.ln) }()
 	n.log.Info("node started", zap.String("id", id), zap.String("addr", n.ln.Addr().String()))
 	return n, nil

@@ -308,7 +308,15 @@ func (s *Server) cmdCLUSTER(c *client, args [][]byte) {
 	case sub == "meet" && n == 4:
 		c.err(Error("ERR CLUSTER MEET is not supported yet by godisque: a node runs alone"))
 	case sub == "saveconfig" && n == 2:
-		c.err(Error("ERR CLUSTER SAVECONFIG is not supported yet by godisque: a node runs alone"))
+		if s.opts.SaveConfig == nil {
+			c.err(errSavingConfig("the node runs without a cluster config file"))
+			return
+		}
+		if err := s.opts.SaveConfig(); err != nil {
+			c.err(errSavingConfig(err.Error()))
+			return
+		}
+		c.status("OK")
 	default:
 		c.err(Error("ERR Wrong CLUSTER subcommand or number of arguments"))
 	}

@@ -52,6 +52,9 @@ type Options struct {
 	// Shutdown is called by SHUTDOWN after the connection is closed; nil
 	// makes SHUTDOWN answer an error.
 	Shutdown func()
+	// SaveConfig writes nodes.conf (CLUSTER SAVECONFIG); nil answers that
+	// the node has no cluster config file.
+	SaveConfig func() error
 	// Info adds lines to INFO sections the gateway does not own (for
 	// example persistence); nil adds nothing.
 	Info func(section string) []string
