@@ -449,3 +449,68 @@ func (q *Queue) ShowMany(now int64, ids []string) []*protocol.JobInfo {
 	}
 	return out
 }
+
+// --------------------------------- Persistence -------------------------------
+
+// Restore registers a job read back from the append-only file (SPEC.md §15,
+// with DESIGN.md's fixes). The record's state is the one last logged:
+//   - expired or acked: dropped;
+//   - queued: queued again at once, its counters untouched (the original
+//     made it active and waited a whole retry period);
+//   - active and delivered: at least once, it requeues after its retry; at
+//     most once (RETRY 0), it is never queued again: its delivery was
+//     logged, so a restart cannot hand it out twice;
+//   - active and never delivered (a delayed job, or a retry-0 job the
+//     original would have stranded, SPEC.md §18.9): queued at its time.
+func (q *Queue) Restore(now int64, j *Job) bool {
+	if j.Etime <= now || j.State == StateAcked || q.lookup(j.ID) != nil {
+		return false
+	}
+	switch {
+	case j.State == StateQueued:
+		j.State = StateActive
+		if j.Qtime == 0 {
+			j.Qtime = now
+		}
+		if !q.register(j) {
+			return false
+		}
+		j.State = StateQueued
+		if j.Retry > 0 {
+			j.Flags |= flagBcastWillQueue
+			j.Qtime = now + int64(j.Retry)*1000 + q.jitter()
+		} else {
+			j.Qtime = 0
+		}
+		q.touch(now)
+		q.queued.ReplaceOrInsert(j)
+		q.reschedule(j)
+		q.serveWaiters(now)
+		return true
+	case j.Flags&flagDelivered != 0:
+		j.State = StateActive
+		if j.Retry > 0 {
+			j.Qtime = now + int64(j.Retry)*1000 + q.jitter()
+		} else {
+			j.Qtime = 0
+		}
+	default:
+		j.State = StateActive
+		if j.Qtime == 0 || j.Qtime < now {
+			j.Qtime = now
+		}
+	}
+	return q.register(j)
+}
+
+// Snapshot is the live set for an append-only file rewrite: a LOADJOB
+// record of every job active or queued here.
+func (q *Queue) Snapshot() []*protocol.Job {
+	out := make([]*protocol.Job, 0, len(q.awake))
+	for _, j := range q.awake {
+		if j.State == StateActive || j.State == StateQueued {
+			out = append(out, j.ToProto())
+		}
+	}
+	return out
+}

@@ -267,6 +267,11 @@ func (q *Queue) pop(now int64) *Job {
 	q.atime = now
 	q.jobsOut++
 	q.reschedule(j)
+	if j.Retry == 0 {
+		// An at-most-once job's delivery is durable news: logged, a restart
+		// cannot queue it again (SPEC.md §15 logs no state change at all).
+		q.emit(Persist{Job: j.ToProto()})
+	}
 	return j
 }
 
