@@ -107,6 +107,7 @@ func Load(path string, opts LoadOptions, fn func(rec protocol.Message) error) (L
 	if bs <= 0 {
 		bs = 1 << 20
 	}
+	bs = int(min(int64(bs), max(res.Size, 4096)))
 	err = scan(bufio.NewReaderSize(f, bs), res.Size, &res, fn)
 	var ce *CorruptError
 	if !errors.As(err, &ce) {
