@@ -106,12 +106,29 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 			c := n.settings.Load()
 			return actors.Limits{MaxMemory: c.MaxMemory, Policy: string(c.MaxMemoryPolicy)}
 		},
+		Persist: func() actors.PersistOptions {
+			c := n.settings.Load()
+			return actors.PersistOptions{
+				Enabled: c.AppendOnly, Path: c.AOFPath(), Fsync: string(c.AppendFsync),
+				LoadTruncated: c.AOFLoadTruncated, EnqueueOnce: c.AOFEnqueueJobsOnce,
+				RewritePercent: int64(c.AutoAOFRewritePercentage), RewriteMinBytes: c.AutoAOFRewriteMinSize,
+			}
+		},
 	})
 	if err != nil {
 		n.closeNodesConf()
 		return nil, err
 	}
 	n.actors = an
+	if sc.AOFEnqueueJobsOnce {
+		// A one-shot (SPEC.md §15): the jobs are back in their queues, so
+		// the next start must not do it again.
+		if err := n.settings.Update(func(c *config.Config) error { c.AOFEnqueueJobsOnce = false; return nil }); err == nil && cfg.ConfigPath != "" {
+			if err := n.settings.Rewrite(); err != nil {
+				n.log.Warn("cannot rewrite the config file after aof-enqueue-jobs-once", zap.Error(err))
+			}
+		}
+	}
 	if cfg.NoGateway {
 		close(n.served)
 		return n, nil
@@ -131,7 +148,16 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.ln = gateway.NewGuardListener(n.ln, gateway.Limits{})
 	gwOpts := gateway.Options{
 		Node: an, Settings: n.settings, Logger: n.log,
-		Shutdown: func() { _ = n.Stop() },
+		Shutdown: func(rewriteAOF bool) error {
+			if rewriteAOF {
+				if err := an.Rewrite(true); err != nil {
+					n.log.Error("SHUTDOWN REWRITE-AOF: rewrite failed", zap.Error(err))
+					return err
+				}
+			}
+			go func() { _ = n.Stop() }()
+			return nil
+		},
 	}
 	if n.nodes != nil {
 		gwOpts.SaveConfig = func() error { return n.nodes.Save(n.settings.Load().Port) }

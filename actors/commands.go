@@ -40,7 +40,7 @@ func (q *Queue) Add(now int64, j *Job, maxlen int64) *protocol.Error {
 	if j.Delay == 0 {
 		q.enqueue(now, j, false) // creates the queue object; a delayed job does not
 	}
-	q.emit(Persist{Job: j.ToProto()})
+	q.persist(j)
 	return nil
 }
 
@@ -108,7 +108,7 @@ func (q *Queue) Ack(now int64, ids []string) int64 {
 			q.dequeue(j)
 			j.State = StateAcked
 			j.Confirmed = nil
-			q.emit(Unpersist{ID: j.ID})
+			q.unpersist(j)
 			n++
 		}
 		q.gc(now, j)
@@ -147,7 +147,7 @@ func (q *Queue) Del(ids []string) int64 {
 			continue
 		}
 		if j.State == StateActive || j.State == StateQueued {
-			q.emit(Unpersist{ID: j.ID})
+			q.unpersist(j)
 		}
 		q.remove(j)
 		n++
@@ -370,7 +370,7 @@ func idleLimit(level int) int64 {
 func (q *Queue) process(now int64, j *Job) {
 	if j.Etime <= now {
 		if j.State == StateActive || j.State == StateQueued {
-			q.emit(Unpersist{ID: j.ID})
+			q.unpersist(j)
 		}
 		q.remove(j)
 		return
@@ -433,7 +433,7 @@ func (q *Queue) EvictForMemory() int {
 	}
 	for _, j := range victims {
 		if j.State == StateActive || j.State == StateQueued {
-			q.emit(Unpersist{ID: j.ID})
+			q.unpersist(j)
 		}
 		q.remove(j)
 	}

@@ -45,6 +45,8 @@ type Options struct {
 	Limits func() Limits
 	// System is an actor system to live in; nil makes a new one.
 	System *actor.ActorSystem
+	// Persist reads the live append-only-file settings; nil: in memory.
+	Persist func() PersistOptions
 }
 
 // Limits are the memory settings of SPEC.md §14.
@@ -94,6 +96,13 @@ type Node struct {
 	leaving   atomic.Bool
 	stopped   atomic.Bool
 	lastEvict atomic.Int64
+
+	// The append-only file (persist.go).
+	persistOpts func() PersistOptions
+	aofPID      *actor.PID
+	durable     atomic.Bool // cores emit records only while the log is on
+	aofErr      atomic.Pointer[protocol.Error]
+	aofStatus   atomic.Pointer[AOFStatus]
 }
 
 // Start builds the node's actors.
@@ -102,7 +111,7 @@ func Start(opts Options) (*Node, error) {
 		return nil, fmt.Errorf("actors: invalid node ID %q", opts.NodeID)
 	}
 	n := &Node{
-		clock: opts.Clock, log: opts.Logger, limits: opts.Limits,
+		clock: opts.Clock, log: opts.Logger, limits: opts.Limits, persistOpts: opts.Persist,
 		dir: NewDirectory(), queues: newShardedMap[*queueRef](), seed: opts.Seed,
 	}
 	if n.clock == nil {
@@ -127,6 +136,19 @@ func Start(opts Options) (*Node, error) {
 		return nil, fmt.Errorf("actors: spawn node actor: %w", err)
 	}
 	n.pid = pid
+	aofProps := actor.PropsFromProducer(func() actor.Actor { return &aofActor{node: n} })
+	if n.aofPID, err = n.sys.Root.SpawnNamed(aofProps, "aof"); err != nil {
+		n.Stop()
+		return nil, fmt.Errorf("actors: spawn aof actor: %w", err)
+	}
+	if err := n.loadAOF(); err != nil {
+		n.Stop()
+		return nil, err
+	}
+	if err := n.openAOF(); err != nil {
+		n.Stop()
+		return nil, err
+	}
 	return n, nil
 }
 
@@ -157,6 +179,12 @@ func (n *Node) Stop() {
 		return
 	}
 	n.kickAll(errStopped)
+	if err := n.closeAOF(); err != nil {
+		n.log.Error("aof: closing", zap.Error(err))
+	}
+	if n.aofPID != nil {
+		_ = n.sys.Root.PoisonFuture(n.aofPID).Wait()
+	}
 	_ = n.sys.Root.PoisonFuture(n.pid).Wait()
 	if n.ownSys {
 		n.sys.Shutdown()
@@ -233,6 +261,7 @@ func (n *Node) env() *Env {
 		Rand:    rand.New(rand.NewPCG(n.seed, k)),
 		Visible: func(d int) { n.visible.Add(int64(d)) },
 		Blocked: func(d int) { n.blocked.Add(int64(d)) },
+		Durable: n.durable.Load,
 	}
 }
 

@@ -35,6 +35,9 @@ type Env struct {
 	Visible func(delta int)
 	// Blocked is told when clients block on the queue (+n) or leave it (-n).
 	Blocked func(delta int)
+	// Durable tells whether the append-only file is on: records are built
+	// and emitted only then. nil means never.
+	Durable func() bool
 }
 
 // Pause flags (SPEC.md §5.15).
@@ -125,6 +128,22 @@ func (q *Queue) Outbox() []Effect {
 }
 
 func (q *Queue) emit(e Effect) { q.out = append(q.out, e) }
+
+func (q *Queue) durable() bool { return q.env.Durable != nil && q.env.Durable() }
+
+// persist logs a job's current record (LOADJOB) when the log is on.
+func (q *Queue) persist(j *Job) {
+	if q.durable() {
+		q.emit(Persist{Job: j.ToProto()})
+	}
+}
+
+// unpersist logs a job's deletion (DELJOB) when the log is on.
+func (q *Queue) unpersist(j *Job) {
+	if q.durable() {
+		q.emit(Unpersist{ID: j.ID})
+	}
+}
 
 // --------------------------------- Bookkeeping -------------------------------
 
@@ -270,7 +289,7 @@ func (q *Queue) pop(now int64) *Job {
 	if j.Retry == 0 {
 		// An at-most-once job's delivery is durable news: logged, a restart
 		// cannot queue it again (SPEC.md §15 logs no state change at all).
-		q.emit(Persist{Job: j.ToProto()})
+		q.persist(j)
 	}
 	return j
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"go.uber.org/zap"
 
+	"github.com/godisque/godisque/actors/aof"
 	"github.com/godisque/godisque/protocol"
 )
 
@@ -72,6 +73,8 @@ type (
 	opLevel    struct{}
 	opEvict    struct{}
 	opGiveBack struct{ id string }
+	opRestore  struct{ jobs []*Job }
+	opSnapshot struct{}
 	opShowMany struct{ ids []string }
 
 	takeResult struct {
@@ -116,7 +119,8 @@ func (a *queueActor) Receive(ctx actor.Context) {
 			a.node.reroute(ctx, a.ref.name, m)
 			return
 		}
-		m.done <- a.handle(ctx, m.msg)
+		reply := a.handle(ctx, m.msg)
+		a.carryOut(ctx, a.core.Outbox(), func() { m.done <- a.node.afterCommit(reply) })
 	default:
 		// Remote peers and embedders address the node actor, never a queue.
 		a.node.log.Warn("queue actor: unexpected message dropped", zap.String("type", fmt.Sprintf("%T", m)))
@@ -127,7 +131,7 @@ func (a *queueActor) Receive(ctx actor.Context) {
 	}
 	now := a.now()
 	next := a.core.Tick(now, a.node.memLevel())
-	a.carryOut(a.core.Outbox())
+	a.carryOut(ctx, a.core.Outbox(), nil)
 	if a.core.Idle() {
 		a.retire(ctx)
 		return
@@ -174,6 +178,16 @@ func (a *queueActor) handle(ctx actor.Context, msg any) (reply any) {
 		return q.GiveBack(now, m.id)
 	case *opShowMany:
 		return q.ShowMany(now, m.ids)
+	case *opRestore:
+		k := 0
+		for _, j := range m.jobs {
+			if q.Restore(now, j) {
+				k++
+			}
+		}
+		return k
+	case *opSnapshot:
+		return q.Snapshot()
 	case *protocol.AckJob:
 		return &protocol.Count{N: q.Ack(now, m.Ids)}
 	case *protocol.FastAck:
@@ -214,16 +228,35 @@ func (a *queueActor) handle(ctx actor.Context, msg any) (reply any) {
 	return &protocol.Error{Text: "ERR unknown request"}
 }
 
-// carryOut executes the core's effects.
-func (a *queueActor) carryOut(effects []Effect) {
+// carryOut executes the core's effects, then after (the command's reply).
+// When the core logged records, the wake-ups and the reply wait for the
+// aof actor's commit: nothing is told to a client before it is durable.
+func (a *queueActor) carryOut(ctx actor.Context, effects []Effect, after func()) {
+	var recs []protocol.Message
+	var wakes []Deliver
 	for _, e := range effects {
 		switch e := e.(type) {
 		case Deliver:
-			e.W.C <- e.Wake // buffered; exactly one claimer sends
-		case Persist, Unpersist:
-			// The append-only file is not written yet (persistence issue).
+			wakes = append(wakes, e)
+		case Persist:
+			recs = append(recs, e.Job)
+		case Unpersist:
+			recs = append(recs, aof.DelJob(e.ID))
 		}
 	}
+	release := func() {
+		for _, d := range wakes {
+			d.W.C <- d.Wake // buffered; exactly one claimer sends
+		}
+		if after != nil {
+			after()
+		}
+	}
+	if len(recs) == 0 || a.node.aofPID == nil {
+		release()
+		return
+	}
+	ctx.Send(a.node.aofPID, &aofAppend{recs: recs, after: release})
 }
 
 // arm keeps one timer at the core's next tick. A timer that fires early (its

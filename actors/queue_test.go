@@ -49,6 +49,7 @@ func newFixture(t *testing.T) *fixture {
 		Rand:    rand.New(rand.NewPCG(1, 2)),
 		Visible: func(d int) { f.visible += d },
 		Blocked: func(d int) { f.blocked += d },
+		Durable: func() bool { return true }, // records are emitted as with appendonly yes
 	}
 	return f
 }

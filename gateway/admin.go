@@ -2,10 +2,15 @@ package gateway
 
 import (
 	"bytes"
+	"errors"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/godisque/godisque/actors"
 )
 
 // --------------------------------- Server commands ---------------------------
@@ -30,7 +35,7 @@ func (s *Server) serverCommands() []*command {
 		{name: "monitor", arity: 1, flags: []string{"readonly", "admin", "noscript"}, fn: s.cmdMONITOR},
 		{name: "slowlog", arity: -2, flags: []string{"readonly"}, fn: s.cmdSLOWLOG},
 		{name: "latency", arity: -2, flags: []string{"readonly", "admin", "noscript", "loading", "stale"}, fn: s.cmdLATENCY},
-		{name: "bgrewriteaof", arity: 1, flags: []string{"readonly", "admin"}, fn: notYet("BGREWRITEAOF")},
+		{name: "bgrewriteaof", arity: 1, flags: []string{"readonly", "admin"}, fn: s.cmdBGREWRITEAOF},
 	}
 }
 
@@ -98,12 +103,11 @@ func (s *Server) cmdSHUTDOWN(c *client, args [][]byte) {
 		c.err(ErrSyntax)
 		return
 	}
-	if s.opts.Shutdown == nil {
+	if s.opts.Shutdown == nil || s.opts.Shutdown(len(args) == 2) != nil {
 		c.err(ErrShutdown)
 		return
 	}
 	c.conn.Close()
-	go s.opts.Shutdown()
 }
 
 // ---------------------------------- CONFIG -----------------------------------
@@ -127,8 +131,12 @@ func (s *Server) cmdCONFIG(c *client, args [][]byte) {
 			c.err(Error("ERR Wrong number of arguments for CONFIG SET"))
 			return
 		}
-		name := lower(args[2])
-		if err := s.opts.Settings.Set(name, string(args[3])); err != nil {
+		name, value := lower(args[2]), string(args[3])
+		if err := s.configSetEffects(name, value); err != nil {
+			c.err(err)
+			return
+		}
+		if err := s.opts.Settings.Set(name, value); err != nil {
 			c.err(Error(err.Error()))
 			return
 		}
@@ -151,6 +159,47 @@ func (s *Server) cmdCONFIG(c *client, args [][]byte) {
 		c.status("OK")
 	default:
 		c.err(Error("ERR CONFIG subcommand must be one of GET, SET, RESETSTAT, REWRITE"))
+	}
+}
+
+// configSetEffects does what a CONFIG SET changes beyond the setting, before
+// the setting is stored: turning the append-only file on or off, or its
+// fsync policy. A value the config package will refuse is left to it.
+func (s *Server) configSetEffects(name, value string) error {
+	switch name {
+	case "appendonly":
+		on := strings.EqualFold(value, "yes")
+		if !on && !strings.EqualFold(value, "no") {
+			return nil
+		}
+		if on == s.settings().AppendOnly {
+			return nil
+		}
+		if err := s.node.SetAOF(on); err != nil {
+			s.log.Error("CONFIG SET appendonly", zap.Error(err))
+			if on {
+				return Error("ERR Unable to turn on AOF. Check server logs.")
+			}
+			return Error("ERR " + err.Error())
+		}
+	case "appendfsync":
+		if err := s.node.SetFsync(value); err != nil {
+			return nil // not a policy: the config package answers
+		}
+	}
+	return nil
+}
+
+// BGREWRITEAOF
+func (s *Server) cmdBGREWRITEAOF(c *client, _ [][]byte) {
+	switch err := s.node.Rewrite(false); {
+	case err == nil:
+		c.status("Background append only file rewriting started")
+	case errors.Is(err, actors.ErrRewriteRunning):
+		c.err(Error("ERR Background append only file rewriting already in progress"))
+	default:
+		s.log.Error("BGREWRITEAOF", zap.Error(err))
+		c.err(Error("ERR " + err.Error()))
 	}
 }
 

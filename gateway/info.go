@@ -111,10 +111,21 @@ func (s *Server) infoSection(sec string) []string {
 	case "queues":
 		lines = []string{kv("registered_queues", st.RegisteredQueues)}
 	case "persistence":
-		lines = []string{kv("loading", 0), kv("aof_enabled", 0), kv("aof_state", "off"),
-			kv("aof_rewrite_in_progress", 0), kv("aof_rewrite_scheduled", 0),
-			kv("aof_last_rewrite_time_sec", -1), kv("aof_current_rewrite_time_sec", -1),
-			kv("aof_last_bgrewrite_status", "ok"), kv("aof_last_write_status", "ok")}
+		a := s.node.AOFStatus()
+		current := int64(-1)
+		if a.Rewriting {
+			current = int64(time.Since(a.RewriteStarted).Seconds())
+		}
+		lines = []string{kv("loading", 0), kv("aof_enabled", b2i(a.Enabled)), kv("aof_state", a.State),
+			kv("aof_rewrite_in_progress", b2i(a.Rewriting)), kv("aof_rewrite_scheduled", 0),
+			kv("aof_last_rewrite_time_sec", a.LastRewriteSecs), kv("aof_current_rewrite_time_sec", current),
+			kv("aof_last_bgrewrite_status", a.LastRewriteStatus), kv("aof_last_write_status", a.LastWriteStatus)}
+		if a.Enabled {
+			lines = append(lines, kv("aof_current_size", a.CurrentSize), kv("aof_base_size", a.BaseSize),
+				kv("aof_pending_rewrite", 0), kv("aof_buffer_length", a.Buffered),
+				kv("aof_rewrite_buffer_length", a.RewriteBuffered), kv("aof_pending_bio_fsync", 0),
+				kv("aof_delayed_fsync", 0))
+		}
 	case "stats":
 		lines = []string{kv("total_connections_received", s.stats.connections.Load()),
 			kv("total_commands_processed", s.stats.commands.Load()),
@@ -181,4 +192,11 @@ func rssBytes() int64 {
 	}
 	pages, _ := strconv.ParseInt(f[1], 10, 64)
 	return pages * int64(os.Getpagesize())
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

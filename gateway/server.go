@@ -49,9 +49,10 @@ type Options struct {
 	Logger *zap.Logger
 	// Limits are the protocol limits of the RESP guard; zero means Redis'.
 	Limits Limits
-	// Shutdown is called by SHUTDOWN after the connection is closed; nil
-	// makes SHUTDOWN answer an error.
-	Shutdown func()
+	// Shutdown is called by SHUTDOWN (rewriteAOF for SHUTDOWN REWRITE-AOF);
+	// on success the connection is closed without a reply. nil makes
+	// SHUTDOWN answer an error.
+	Shutdown func(rewriteAOF bool) error
 	// SaveConfig writes nodes.conf (CLUSTER SAVECONFIG); nil answers that
 	// the node has no cluster config file.
 	SaveConfig func() error
@@ -221,8 +222,10 @@ type command struct {
 	fn    func(c *client, args [][]byte)
 	// denyOOM commands may use memory: refused above 95% (SPEC.md §14).
 	denyOOM bool
-	calls   atomic.Int64
-	usec    atomic.Int64
+	// write commands change state: refused while the AOF cannot be written.
+	write bool
+	calls atomic.Int64
+	usec  atomic.Int64
 }
 
 // register adds commands to the table; a duplicate is a programming error.
@@ -232,6 +235,7 @@ func register(table map[string]*command, cmds ...*command) {
 			panic("gateway: command registered twice: " + cmd.name)
 		}
 		cmd.denyOOM = slices.Contains(cmd.flags, "denyoom")
+		cmd.write = slices.Contains(cmd.flags, "write")
 		table[cmd.name] = cmd
 	}
 }
@@ -290,6 +294,11 @@ func (s *Server) dispatch(conn redcon.Conn, rc redcon.Command) {
 	}
 	if !c.authed && cmd.name != "auth" && s.settings().RequirePass != "" {
 		c.err(ErrNoAuth)
+		return
+	}
+	if (cmd.write || cmd.name == "ping") && s.node.AOFError() != nil {
+		// The log cannot be written: no write is accepted (SPEC.md §2).
+		c.reply(s.node.AOFError())
 		return
 	}
 	if cmd.denyOOM {
