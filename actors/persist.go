@@ -82,6 +82,7 @@ type (
 		oneShot bool // the log was off: close the file afterwards
 	}
 	aofClose struct{ done chan error }
+	aofSync  struct{ done chan error }
 )
 
 // errMisconf is the reply to write commands while the log cannot be written.
@@ -178,6 +179,13 @@ func (a *aofActor) Receive(ctx actor.Context) {
 	case *aofClose:
 		a.commit()
 		m.done <- a.closeWriter()
+	case *aofSync:
+		a.commit()
+		var err error
+		if a.w != nil {
+			err = a.w.Sync()
+		}
+		m.done <- err
 	case *aofAdopt:
 		a.w = m.w
 		n.durable.Store(true)
@@ -528,4 +536,18 @@ func (n *Node) closeAOF() error {
 	}
 	done := make(chan error, 1)
 	return n.askAOF(&aofClose{done: done}, done)
+}
+
+// ReloadAOF is DEBUG LOADAOF: write out what is pending, delete every job
+// and queue from memory, and load the file again.
+func (n *Node) ReloadAOF() error {
+	if !n.persist().Enabled {
+		return errors.New("append only file is off")
+	}
+	done := make(chan error, 1)
+	if err := n.askAOF(&aofSync{done: done}, done); err != nil {
+		return err
+	}
+	n.Flush()
+	return n.loadAOF()
 }

@@ -238,8 +238,14 @@ func (s *Server) cmdDEBUG(c *client, args [][]byte) {
 		c.status("OK")
 	case sub == "error" && len(args) == 3:
 		c.err(Error(args[2]))
+	case sub == "loadaof" && len(args) == 2:
+		if err := s.node.ReloadAOF(); err != nil {
+			c.err(Error("ERR " + err.Error()))
+			return
+		}
+		c.status("OK")
 	case (sub == "segfault" || sub == "assert" || sub == "oom" || sub == "restart" ||
-		sub == "crash-and-recover" || sub == "loadaof" || sub == "structsize") && len(args) <= 3:
+		sub == "crash-and-recover" || sub == "structsize") && len(args) <= 3:
 		c.err(Error("ERR DEBUG " + strings.ToUpper(sub) + " is not supported yet by godisque"))
 	default:
 		c.err(errUnknownDebug(string(args[1])))
