@@ -469,6 +469,11 @@ func (n *Node) loadAOF() error {
 			live[r.Id] = r
 		case *protocol.DelJobMsg:
 			delete(live, r.Id)
+		case *protocol.WorkingMsg:
+			if j := live[r.Id]; j != nil {
+				j.State = protocol.JobState_ACTIVE
+				j.Flags |= uint32(protocol.JobFlag_DELIVERED)
+			}
 		}
 		return nil
 	})

@@ -116,9 +116,13 @@ type Persist struct{ Job *protocol.Job }
 // Unpersist asks for the job's deletion to be written (DELJOB).
 type Unpersist struct{ ID string }
 
-func (Deliver) effect()   {}
-func (Persist) effect()   {}
-func (Unpersist) effect() {}
+// MarkDelivered asks for the job's delivery to be written (DELIVERED).
+type MarkDelivered struct{ ID string }
+
+func (Deliver) effect()       {}
+func (MarkDelivered) effect() {}
+func (Persist) effect()       {}
+func (Unpersist) effect()     {}
 
 // Outbox returns the effects appended since the last call and empties it.
 func (q *Queue) Outbox() []Effect {
@@ -286,10 +290,11 @@ func (q *Queue) pop(now int64) *Job {
 	q.atime = now
 	q.jobsOut++
 	q.reschedule(j)
-	if j.Retry == 0 {
-		// An at-most-once job's delivery is durable news: logged, a restart
-		// cannot queue it again (SPEC.md §15 logs no state change at all).
-		q.persist(j)
+	// A delivery is durable news (SPEC.md §15 logs no state change at all):
+	// after a restart the job requeues only after its retry, and an
+	// at-most-once job is never queued again.
+	if q.durable() {
+		q.emit(MarkDelivered{ID: j.ID})
 	}
 	return j
 }

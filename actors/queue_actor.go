@@ -120,7 +120,12 @@ func (a *queueActor) Receive(ctx actor.Context) {
 			return
 		}
 		reply := a.handle(ctx, m.msg)
-		a.carryOut(ctx, a.core.Outbox(), func() { m.done <- a.node.afterCommit(reply) })
+		a.carryOut(ctx, a.core.Outbox(), func(durable bool) {
+			if durable {
+				reply = a.node.afterCommit(reply)
+			}
+			m.done <- reply
+		})
 	default:
 		// Remote peers and embedders address the node actor, never a queue.
 		a.node.log.Warn("queue actor: unexpected message dropped", zap.String("type", fmt.Sprintf("%T", m)))
@@ -231,7 +236,7 @@ func (a *queueActor) handle(ctx actor.Context, msg any) (reply any) {
 // carryOut executes the core's effects, then after (the command's reply).
 // When the core logged records, the wake-ups and the reply wait for the
 // aof actor's commit: nothing is told to a client before it is durable.
-func (a *queueActor) carryOut(ctx actor.Context, effects []Effect, after func()) {
+func (a *queueActor) carryOut(ctx actor.Context, effects []Effect, after func(durable bool)) {
 	var recs []protocol.Message
 	var wakes []Deliver
 	for _, e := range effects {
@@ -242,17 +247,20 @@ func (a *queueActor) carryOut(ctx actor.Context, effects []Effect, after func())
 			recs = append(recs, e.Job)
 		case Unpersist:
 			recs = append(recs, aof.DelJob(e.ID))
+		case MarkDelivered:
+			recs = append(recs, aof.Delivered(e.ID))
 		}
 	}
+	durable := len(recs) > 0 && a.node.aofPID != nil
 	release := func() {
 		for _, d := range wakes {
 			d.W.C <- d.Wake // buffered; exactly one claimer sends
 		}
 		if after != nil {
-			after()
+			after(durable)
 		}
 	}
-	if len(recs) == 0 || a.node.aofPID == nil {
+	if !durable {
 		release()
 		return
 	}

@@ -28,7 +28,8 @@
 //	+-------+-------+------------------------------------------+
 //	| ... one frame per record, nothing else ...               |
 //
-// kind is protocol.KindJob (LOADJOB) or protocol.KindDelJobMsg (DELJOB),
+// kind is protocol.KindJob (LOADJOB), protocol.KindDelJobMsg (DELJOB) or
+// protocol.KindWorkingMsg (DELIVERED),
 // numbers that never change (protocol.Kind is append only). A length of 0
 // or above MaxFrameSize (600 MB, above the 512 MB body limit) is impossible.
 // The header names the format's version: a file this code cannot read is

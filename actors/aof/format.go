@@ -14,8 +14,10 @@ import (
 // See doc.go for the diagram. A file is Magic followed by frames; a frame is
 // an 8-byte header (payload length, CRC-32C of the payload, both u32
 // little-endian) and the payload, uvarint(protocol.Kind) followed by the gogo
-// bytes of the record. Only two kinds are records: KindJob (LOADJOB) and
-// KindDelJobMsg (DELJOB).
+// bytes of the record. Three kinds are records: KindJob (LOADJOB),
+// KindDelJobMsg (DELJOB) and KindWorkingMsg (DELIVERED: the job was handed
+// to a consumer, so after a restart it requeues only after its retry, and an
+// at-most-once job never again).
 
 // Magic is the first line of every file: the format's name and version. A
 // file that starts with anything else is not ours (or is from a version this
@@ -38,13 +40,17 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Errors of EncodeRecord and DecodeRecord.
 var (
-	ErrNotRecord = errors.New("aof: only *protocol.Job (LOADJOB) and *protocol.DelJobMsg (DELJOB) are records")
+	ErrNotRecord = errors.New("aof: only *protocol.Job (LOADJOB), *protocol.DelJobMsg (DELJOB) and *protocol.WorkingMsg (DELIVERED) are records")
 	ErrNoID      = errors.New("aof: record without a job ID")
 	ErrTooLarge  = errors.New("aof: record larger than the maximum frame size")
 )
 
 // DelJob is the DELJOB record of a job: a DelJobMsg with only the ID.
 func DelJob(id string) *protocol.DelJobMsg { return &protocol.DelJobMsg{Id: id} }
+
+// Delivered is the DELIVERED record of a job: a WorkingMsg with only the ID.
+// Replay marks a known job active and delivered; an unknown one is ignored.
+func Delivered(id string) *protocol.WorkingMsg { return &protocol.WorkingMsg{Id: id} }
 
 // marshaler is what gogo generates for every message besides Marshal: it
 // writes into a buffer the caller sized, so EncodeRecord allocates nothing.
@@ -76,6 +82,17 @@ func record(m protocol.Message) (protocol.Kind, protocol.Message, error) {
 			r = DelJob(r.Id)
 		}
 		return protocol.KindDelJobMsg, r, nil
+	case *protocol.WorkingMsg:
+		if r == nil {
+			return 0, nil, fmt.Errorf("%w: nil *protocol.WorkingMsg", ErrNotRecord)
+		}
+		if r.Id == "" {
+			return 0, nil, ErrNoID
+		}
+		if r.From != nil {
+			r = Delivered(r.Id)
+		}
+		return protocol.KindWorkingMsg, r, nil
 	}
 	return 0, nil, fmt.Errorf("%w, not %T", ErrNotRecord, m)
 }
@@ -129,7 +146,7 @@ func DecodeRecord(payload []byte) (protocol.Message, error) {
 		return nil, errors.New("aof: unreadable record kind")
 	}
 	switch protocol.Kind(k) {
-	case protocol.KindJob, protocol.KindDelJobMsg:
+	case protocol.KindJob, protocol.KindDelJobMsg, protocol.KindWorkingMsg:
 	default:
 		return nil, fmt.Errorf("aof: unknown record kind %d", k)
 	}
@@ -143,6 +160,10 @@ func DecodeRecord(payload []byte) (protocol.Message, error) {
 			return nil, ErrNoID
 		}
 	case *protocol.DelJobMsg:
+		if r.Id == "" {
+			return nil, ErrNoID
+		}
+	case *protocol.WorkingMsg:
 		if r.Id == "" {
 			return nil, ErrNoID
 		}
