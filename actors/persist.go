@@ -474,6 +474,10 @@ func (n *Node) loadAOF() error {
 				j.State = protocol.JobState_ACTIVE
 				j.Flags |= uint32(protocol.JobFlag_DELIVERED)
 			}
+		case *protocol.Queued:
+			if j := live[r.Id]; j != nil {
+				j.State = protocol.JobState_QUEUED
+			}
 		}
 		return nil
 	})

@@ -119,8 +119,13 @@ type Unpersist struct{ ID string }
 // MarkDelivered asks for the job's delivery to be written (DELIVERED).
 type MarkDelivered struct{ ID string }
 
+// MarkRequeued asks for a delivered job's return to its queue to be
+// written (QUEUED), so that a restart queues it at once again.
+type MarkRequeued struct{ ID string }
+
 func (Deliver) effect()       {}
 func (MarkDelivered) effect() {}
+func (MarkRequeued) effect()  {}
 func (Persist) effect()       {}
 func (Unpersist) effect()     {}
 
@@ -263,6 +268,9 @@ func (q *Queue) enqueue(now int64, j *Job, nack bool) bool {
 	q.atime = now
 	q.jobsIn++
 	q.reschedule(j)
+	if j.Flags&flagDelivered != 0 && q.durable() {
+		q.emit(MarkRequeued{ID: j.ID})
+	}
 	q.serveWaiters(now)
 	return true
 }

@@ -249,6 +249,8 @@ func (a *queueActor) carryOut(ctx actor.Context, effects []Effect, after func(du
 			recs = append(recs, aof.DelJob(e.ID))
 		case MarkDelivered:
 			recs = append(recs, aof.Delivered(e.ID))
+		case MarkRequeued:
+			recs = append(recs, aof.Requeued(e.ID))
 		}
 	}
 	durable := len(recs) > 0 && a.node.aofPID != nil

@@ -498,8 +498,8 @@ func TestTickRequeuesDeliveredJob(t *testing.T) {
 	if st := q.Stat(q0); st.JobsIn != 2 || st.JobsOut != 1 || st.Len != 1 {
 		t.Fatalf("Stat = %+v", st)
 	}
-	if out := q.Outbox(); len(out) != len(effectsOf[MarkDelivered](out)) {
-		t.Fatalf("a requeue with nobody blocked emitted effects beyond the delivery record: %+v", out)
+	if out := q.Outbox(); len(out) != len(effectsOf[MarkDelivered](out))+1 || len(effectsOf[MarkRequeued](out)) != 1 {
+		t.Fatalf("a requeue with nobody blocked: effects %+v, want the delivery record and one QUEUED record", out)
 	}
 
 	// A second round counts again.
@@ -812,7 +812,8 @@ func TestTake(t *testing.T) {
 func delivered(t *testing.T, out []Effect) []Deliver {
 	t.Helper()
 	d := effectsOf[Deliver](out)
-	if len(d) != len(out)-len(effectsOf[Persist](out))-len(effectsOf[Unpersist](out))-len(effectsOf[MarkDelivered](out)) {
+	if len(d) != len(out)-len(effectsOf[Persist](out))-len(effectsOf[Unpersist](out))-
+		len(effectsOf[MarkDelivered](out))-len(effectsOf[MarkRequeued](out)) {
 		t.Fatalf("unexpected effects %+v", out)
 	}
 	jobs := 0

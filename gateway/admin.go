@@ -21,20 +21,20 @@ import (
 
 func (s *Server) serverCommands() []*command {
 	return []*command{
-		{name: "ping", arity: -1, flags: []string{"readonly", "stale", "fast"}, fn: s.cmdPING},
-		{name: "auth", arity: 2, flags: []string{"readonly", "noscript", "loading", "stale", "fast"}, fn: s.cmdAUTH},
-		{name: "time", arity: 1, flags: []string{"readonly", "random", "fast"}, fn: s.cmdTIME},
+		{name: "ping", arity: -1, flags: []string{"readonly", "fast"}, fn: s.cmdPING},
+		{name: "auth", arity: 2, flags: []string{"readonly", "loading", "fast"}, fn: s.cmdAUTH},
+		{name: "time", arity: 1, flags: []string{"readonly", "fast"}, fn: s.cmdTIME},
 		{name: "hello", arity: 1, flags: []string{"readonly", "fast"}, fn: s.cmdHELLO},
-		{name: "info", arity: -1, flags: []string{"readonly", "loading", "stale"}, fn: s.cmdINFO},
-		{name: "shutdown", arity: -1, flags: []string{"readonly", "loading", "stale"}, fn: s.cmdSHUTDOWN},
-		{name: "config", arity: -2, flags: []string{"readonly", "admin", "stale"}, fn: s.cmdCONFIG},
-		{name: "debug", arity: -2, flags: []string{"admin", "noscript"}, fn: s.cmdDEBUG},
-		{name: "command", arity: 0, flags: []string{"readonly", "loading", "stale"}, fn: s.cmdCOMMAND},
+		{name: "info", arity: -1, flags: []string{"readonly", "loading"}, fn: s.cmdINFO},
+		{name: "shutdown", arity: -1, flags: []string{"readonly", "admin", "loading"}, fn: s.cmdSHUTDOWN},
+		{name: "config", arity: -2, flags: []string{"readonly", "admin"}, fn: s.cmdCONFIG},
+		{name: "debug", arity: -2, flags: []string{"admin"}, fn: s.cmdDEBUG},
+		{name: "command", arity: 0, flags: []string{"readonly", "loading"}, fn: s.cmdCOMMAND},
 		{name: "cluster", arity: -2, flags: []string{"readonly", "admin"}, fn: s.cmdCLUSTER},
-		{name: "client", arity: -2, flags: []string{"readonly", "admin", "noscript"}, fn: s.cmdCLIENT},
-		{name: "monitor", arity: 1, flags: []string{"readonly", "admin", "noscript"}, fn: s.cmdMONITOR},
+		{name: "client", arity: -2, flags: []string{"readonly", "admin"}, fn: s.cmdCLIENT},
+		{name: "monitor", arity: 1, flags: []string{"readonly", "admin"}, fn: s.cmdMONITOR},
 		{name: "slowlog", arity: -2, flags: []string{"readonly"}, fn: s.cmdSLOWLOG},
-		{name: "latency", arity: -2, flags: []string{"readonly", "admin", "noscript", "loading", "stale"}, fn: s.cmdLATENCY},
+		{name: "latency", arity: -2, flags: []string{"readonly", "admin", "loading"}, fn: s.cmdLATENCY},
 		{name: "bgrewriteaof", arity: 1, flags: []string{"readonly", "admin"}, fn: s.cmdBGREWRITEAOF},
 	}
 }
@@ -85,15 +85,18 @@ func (s *Server) cmdTIME(c *client, _ [][]byte) {
 // node alone knows only itself; its IP is empty until a peer meets it.
 func (s *Server) cmdHELLO(c *client, _ [][]byte) {
 	id := s.node.ID()
-	c.conn.WriteArray(3)
+	priority := "1"
+	if s.node.Leaving() {
+		priority = "100" // FAIL or LEAVING, myself included
+	}
+	c.conn.WriteArray(2 + 1) // version, my ID, then one entry per known node
 	c.conn.WriteInt(1)
 	c.conn.WriteBulkString(id)
-	c.conn.WriteArray(1)
 	c.conn.WriteArray(4)
 	c.conn.WriteBulkString(id)
 	c.conn.WriteBulkString("")
 	c.conn.WriteBulkString(strconv.Itoa(s.port()))
-	c.conn.WriteBulkString("1")
+	c.conn.WriteBulkString(priority)
 }
 
 // SHUTDOWN [REWRITE-AOF] closes the connection without a reply and stops
@@ -115,22 +118,23 @@ func (s *Server) cmdSHUTDOWN(c *client, args [][]byte) {
 // CONFIG GET pattern | SET name value | RESETSTAT | REWRITE
 func (s *Server) cmdCONFIG(c *client, args [][]byte) {
 	sub := lower(args[1])
-	switch {
-	case sub == "get":
-		if len(args) != 3 {
-			c.err(Error("ERR Wrong number of arguments for CONFIG GET"))
-			return
-		}
+	want := map[string]int{"get": 3, "set": 4, "resetstat": 2, "rewrite": 2}[sub]
+	if want == 0 {
+		c.err(Error("ERR CONFIG subcommand must be one of GET, SET, RESETSTAT, REWRITE"))
+		return
+	}
+	if len(args) != want {
+		c.err(Error("ERR Wrong number of arguments for CONFIG " + string(args[1])))
+		return
+	}
+	switch sub {
+	case "get":
 		pairs := s.settings().Get(string(args[2]))
 		c.conn.WriteArray(len(pairs))
 		for _, v := range pairs {
 			c.conn.WriteBulkString(v)
 		}
-	case sub == "set":
-		if len(args) != 4 {
-			c.err(Error("ERR Wrong number of arguments for CONFIG SET"))
-			return
-		}
+	case "set":
 		name, value := lower(args[2]), string(args[3])
 		if err := s.configSetEffects(name, value); err != nil {
 			c.err(err)
@@ -144,10 +148,10 @@ func (s *Server) cmdCONFIG(c *client, args [][]byte) {
 			s.node.MemoryChanged()
 		}
 		c.status("OK")
-	case sub == "resetstat" && len(args) == 2:
+	case "resetstat":
 		s.resetStats()
 		c.status("OK")
-	case sub == "rewrite" && len(args) == 2:
+	case "rewrite":
 		if s.opts.Settings.Path() == "" {
 			c.err(Error("ERR The server is running without a config file"))
 			return
@@ -157,8 +161,6 @@ func (s *Server) cmdCONFIG(c *client, args [][]byte) {
 			return
 		}
 		c.status("OK")
-	default:
-		c.err(Error("ERR CONFIG subcommand must be one of GET, SET, RESETSTAT, REWRITE"))
 	}
 }
 
@@ -313,7 +315,11 @@ func (s *Server) cmdCLUSTER(c *client, args [][]byte) {
 		c.conn.WriteBulkString("cluster_state:ok\r\ncluster_known_nodes:1\r\ncluster_reachable_nodes:0\r\n" +
 			"cluster_size:1\r\ncluster_stats_messages_sent:0\r\ncluster_stats_messages_received:0\r\n")
 	case sub == "nodes" && n == 2:
-		c.conn.WriteBulkString(s.node.ID() + " :" + strconv.Itoa(s.port()) + " myself 0 0 connected\n")
+		flags := "myself"
+		if s.node.Leaving() {
+			flags += ",leaving"
+		}
+		c.conn.WriteBulkString(s.node.ID() + " :" + strconv.Itoa(s.port()) + " " + flags + " 0 0 connected\n")
 	case sub == "myid" && n == 2:
 		c.conn.WriteBulkString(s.node.ID())
 	case sub == "reset" && (n == 2 || n == 3):

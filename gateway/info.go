@@ -20,6 +20,12 @@ import (
 
 var infoSections = []string{"server", "clients", "memory", "jobs", "queues", "persistence", "stats", "cpu"}
 
+// infoTitles are the section headers as Disque prints them.
+var infoTitles = map[string]string{
+	"server": "Server", "clients": "Clients", "memory": "Memory", "jobs": "Jobs", "queues": "Queues",
+	"persistence": "Persistence", "stats": "Stats", "cpu": "CPU", "commandstats": "Commandstats",
+}
+
 // INFO [section]
 func (s *Server) cmdINFO(c *client, args [][]byte) {
 	if len(args) > 2 {
@@ -34,7 +40,7 @@ func (s *Server) cmdINFO(c *client, args [][]byte) {
 	switch which {
 	case "default":
 		parts = infoSections
-	case "all", "everything":
+	case "all":
 		parts = append(append([]string{}, infoSections...), "commandstats")
 	default:
 		parts = []string{which}
@@ -48,7 +54,7 @@ func (s *Server) cmdINFO(c *client, args [][]byte) {
 		if b.Len() > 0 {
 			b.WriteString("\r\n")
 		}
-		b.WriteString("# " + strings.ToUpper(sec[:1]) + sec[1:] + "\r\n")
+		b.WriteString("# " + infoTitles[sec] + "\r\n")
 		for _, l := range lines {
 			b.WriteString(l + "\r\n")
 		}

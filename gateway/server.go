@@ -98,6 +98,7 @@ type client struct {
 	detached atomic.Bool
 	netConn  net.Conn
 	scratch  []byte // reply encoding buffer, owned by the connection goroutine
+	quitting bool   // QUIT was received: ignore what follows in the pipeline
 }
 
 // New makes a gateway; call Serve.
@@ -271,8 +272,8 @@ func (s *Server) lookup(name []byte) *command {
 
 func (s *Server) dispatch(conn redcon.Conn, rc redcon.Command) {
 	c, _ := conn.Context().(*client)
-	if c == nil || len(rc.Args) == 0 {
-		return
+	if c == nil || len(rc.Args) == 0 || c.quitting {
+		return // after QUIT, the rest of a pipeline is not run (Redis 3.0)
 	}
 	s.stats.commands.Add(1)
 	s.stats.netIn.Add(int64(len(rc.Raw)))
@@ -280,6 +281,7 @@ func (s *Server) dispatch(conn redcon.Conn, rc redcon.Command) {
 		// As in Redis 3.0, QUIT is answered before the table: it is no
 		// command (COMMAND does not list it) and takes any arguments.
 		c.status("OK")
+		c.quitting = true
 		c.conn.Close()
 		return
 	}

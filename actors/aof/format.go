@@ -15,9 +15,10 @@ import (
 // an 8-byte header (payload length, CRC-32C of the payload, both u32
 // little-endian) and the payload, uvarint(protocol.Kind) followed by the gogo
 // bytes of the record. Three kinds are records: KindJob (LOADJOB),
-// KindDelJobMsg (DELJOB) and KindWorkingMsg (DELIVERED: the job was handed
+// KindDelJobMsg (DELJOB), KindWorkingMsg (DELIVERED: the job was handed
 // to a consumer, so after a restart it requeues only after its retry, and an
-// at-most-once job never again).
+// at-most-once job never again) and KindQueued (QUEUED: a delivered job went
+// back to its queue, so after a restart it is queued at once).
 
 // Magic is the first line of every file: the format's name and version. A
 // file that starts with anything else is not ours (or is from a version this
@@ -40,13 +41,18 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Errors of EncodeRecord and DecodeRecord.
 var (
-	ErrNotRecord = errors.New("aof: only *protocol.Job (LOADJOB), *protocol.DelJobMsg (DELJOB) and *protocol.WorkingMsg (DELIVERED) are records")
+	ErrNotRecord = errors.New("aof: only *protocol.Job (LOADJOB), *protocol.DelJobMsg (DELJOB), *protocol.WorkingMsg (DELIVERED) and *protocol.Queued (QUEUED) are records")
 	ErrNoID      = errors.New("aof: record without a job ID")
 	ErrTooLarge  = errors.New("aof: record larger than the maximum frame size")
 )
 
 // DelJob is the DELJOB record of a job: a DelJobMsg with only the ID.
 func DelJob(id string) *protocol.DelJobMsg { return &protocol.DelJobMsg{Id: id} }
+
+// Requeued is the QUEUED record of a job that was delivered and then
+// queued again (NACK, ENQUEUE, its retry): a Queued with only the ID.
+// Replay puts a known job back in state queued.
+func Requeued(id string) *protocol.Queued { return &protocol.Queued{Id: id} }
 
 // Delivered is the DELIVERED record of a job: a WorkingMsg with only the ID.
 // Replay marks a known job active and delivered; an unknown one is ignored.
@@ -93,6 +99,17 @@ func record(m protocol.Message) (protocol.Kind, protocol.Message, error) {
 			r = Delivered(r.Id)
 		}
 		return protocol.KindWorkingMsg, r, nil
+	case *protocol.Queued:
+		if r == nil {
+			return 0, nil, fmt.Errorf("%w: nil *protocol.Queued", ErrNotRecord)
+		}
+		if r.Id == "" {
+			return 0, nil, ErrNoID
+		}
+		if r.From != nil || r.IncrNacks || r.IncrDeliveries {
+			r = Requeued(r.Id)
+		}
+		return protocol.KindQueued, r, nil
 	}
 	return 0, nil, fmt.Errorf("%w, not %T", ErrNotRecord, m)
 }
@@ -146,7 +163,7 @@ func DecodeRecord(payload []byte) (protocol.Message, error) {
 		return nil, errors.New("aof: unreadable record kind")
 	}
 	switch protocol.Kind(k) {
-	case protocol.KindJob, protocol.KindDelJobMsg, protocol.KindWorkingMsg:
+	case protocol.KindJob, protocol.KindDelJobMsg, protocol.KindWorkingMsg, protocol.KindQueued:
 	default:
 		return nil, fmt.Errorf("aof: unknown record kind %d", k)
 	}
@@ -164,6 +181,10 @@ func DecodeRecord(payload []byte) (protocol.Message, error) {
 			return nil, ErrNoID
 		}
 	case *protocol.WorkingMsg:
+		if r.Id == "" {
+			return nil, ErrNoID
+		}
+	case *protocol.Queued:
 		if r.Id == "" {
 			return nil, ErrNoID
 		}

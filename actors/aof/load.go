@@ -32,6 +32,8 @@ type LoadResult struct {
 	Records   int64 // records handed to fn
 	Jobs      int64 // of which LOADJOB
 	Deletes   int64 // of which DELJOB
+	Delivered int64 // of which DELIVERED
+	Requeued  int64 // of which QUEUED
 	// Truncated says the torn tail was cut: the file is now ValidSize bytes
 	// long and Size-ValidSize bytes were dropped. The caller logs "AOF
 	// truncated at offset ValidSize".
@@ -213,10 +215,15 @@ func scan(r io.Reader, size int64, res *LoadResult, fn func(protocol.Message) er
 			}
 		}
 		res.Records++
-		if _, ok := m.(*protocol.Job); ok {
+		switch m.(type) {
+		case *protocol.Job:
 			res.Jobs++
-		} else {
+		case *protocol.DelJobMsg:
 			res.Deletes++
+		case *protocol.WorkingMsg:
+			res.Delivered++
+		case *protocol.Queued:
+			res.Requeued++
 		}
 		off = end
 		res.ValidSize = off

@@ -87,7 +87,8 @@ func run(args []string, stdin io.Reader, out io.Writer) int {
 	diff := size - ok
 	fmt.Fprintf(out, "AOF analyzed: size=%d, ok_up_to=%d, diff=%d\n", size, ok, diff)
 	if ce == nil {
-		fmt.Fprintf(out, "AOF is valid (%d records: %d LOADJOB, %d DELJOB)\n", res.Records, res.Jobs, res.Deletes)
+		fmt.Fprintf(out, "AOF is valid (%d records: %d LOADJOB, %d DELJOB, %d DELIVERED, %d QUEUED)\n",
+			res.Records, res.Jobs, res.Deletes, res.Delivered, res.Requeued)
 		return 0
 	}
 	if !fix {
