@@ -198,7 +198,7 @@ func (q *Queue) Working(now int64, id string) (int64, *protocol.Error) {
 	q.dequeue(j)
 	j.Flags |= flagBcastWillQueue
 	if j.Retry > 0 {
-		j.Qtime = now + int64(j.Retry)*1000 + q.jitter()
+		j.Qtime = q.retryAt(now, j)
 	}
 	q.reschedule(j)
 	return int64(j.Retry), nil
@@ -385,7 +385,7 @@ func (q *Queue) process(now int64, j *Job) {
 	switch {
 	case j.State == StateActive && j.Qtime != 0 && j.Qtime <= now:
 		if j.Retry != 0 && q.pause&PauseIn != 0 {
-			j.Qtime = now + int64(j.Retry)*1000 + q.jitter()
+			j.Qtime = q.retryAt(now, j)
 			q.reschedule(j)
 		} else if !q.enqueue(now, j, false) {
 			j.Qtime = 0
@@ -393,7 +393,7 @@ func (q *Queue) process(now int64, j *Job) {
 		}
 	case j.State == StateQueued && j.Qtime != 0 && j.Qtime <= now && j.Retry != 0:
 		j.Flags |= flagBcastWillQueue
-		j.Qtime = now + int64(j.Retry)*1000 + q.jitter()
+		j.Qtime = q.retryAt(now, j)
 		q.reschedule(j)
 	case j.State == StateAcked:
 		q.gc(now, j)
@@ -476,12 +476,7 @@ func (q *Queue) Restore(now int64, j *Job) bool {
 			return false
 		}
 		j.State = StateQueued
-		if j.Retry > 0 {
-			j.Flags |= flagBcastWillQueue
-			j.Qtime = now + int64(j.Retry)*1000 + q.jitter()
-		} else {
-			j.Qtime = 0
-		}
+		q.armRequeue(now, j)
 		q.touch(now)
 		q.queued.ReplaceOrInsert(j)
 		q.reschedule(j)
@@ -490,7 +485,7 @@ func (q *Queue) Restore(now int64, j *Job) bool {
 	case j.Flags&flagDelivered != 0:
 		j.State = StateActive
 		if j.Retry > 0 {
-			j.Qtime = now + int64(j.Retry)*1000 + q.jitter()
+			j.Qtime = q.retryAt(now, j)
 		} else {
 			j.Qtime = 0
 		}

@@ -186,6 +186,24 @@ func (q *Queue) Idle() bool {
 
 func (q *Queue) jitter() int64 { return int64(q.env.Rand.IntN(500)) - 250 }
 
+// retryAt is when a job requeues if nothing happens first: retry seconds
+// from now, with Disque's jitter of [-250, +249] ms so that the nodes
+// holding a copy do not all requeue at once (randomTimeError).
+func (q *Queue) retryAt(now int64, j *Job) int64 {
+	return now + int64(j.Retry)*1000 + q.jitter()
+}
+
+// armRequeue schedules the next requeue of a job that was just queued:
+// announced by WILLQUEUE for retry > 0, never again for retry 0.
+func (q *Queue) armRequeue(now int64, j *Job) {
+	if j.Retry > 0 {
+		j.Flags |= flagBcastWillQueue
+		j.Qtime = q.retryAt(now, j)
+	} else {
+		j.Qtime = 0
+	}
+}
+
 // computeAwake is SPEC.md §7: the earliest of expiry, requeue (or the
 // WILLQUEUE announcement before it).
 func (j *Job) computeAwake() int64 {
@@ -247,12 +265,7 @@ func (q *Queue) enqueue(now int64, j *Job, nack bool) bool {
 		return false
 	}
 	j.State = StateQueued
-	if j.Retry > 0 {
-		j.Flags |= flagBcastWillQueue
-		j.Qtime = now + int64(j.Retry)*1000 + q.jitter()
-	} else {
-		j.Qtime = 0
-	}
+	q.armRequeue(now, j)
 	if j.Flags&flagBcastQueued != 0 || nack {
 		// A redelivery: the cluster layer tells nodes_delivered (QUEUED).
 		if nack {

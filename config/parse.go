@@ -434,14 +434,20 @@ func unhex(c byte) byte {
 }
 
 // quoteArg returns s as one argument that splitArgs reads back as s:
-// unchanged when it can be, otherwise "double-quoted" with escapes, like
-// Redis' sdscatrepr.
+// unchanged when it can be, otherwise Quote(s).
 func quoteArg(s string) string {
 	if s != "" && !strings.ContainsFunc(s, func(r rune) bool {
-		return r <= ' ' || r == 0x7f || r == '"' || r == '\'' || r == '\\'
+		return r <= ' ' || r >= 0x7f || r == '"' || r == '\'' || r == '\\'
 	}) {
 		return s
 	}
+	return Quote(s)
+}
+
+// Quote is Redis' sdscatrepr: s in double quotes, with \\ \" \n \r \t \a \b
+// escaped and every other byte outside printable ASCII as \xHH. splitArgs
+// reads it back as s; MONITOR prints arguments this way.
+func Quote(s string) string {
 	var b strings.Builder
 	b.WriteByte('"')
 	for i := 0; i < len(s); i++ {
@@ -460,7 +466,7 @@ func quoteArg(s string) string {
 		case '\b':
 			b.WriteString(`\b`)
 		default:
-			if c < ' ' || c == 0x7f {
+			if c < ' ' || c > '~' {
 				fmt.Fprintf(&b, `\x%02x`, c)
 			} else {
 				b.WriteByte(c)

@@ -2,10 +2,11 @@ package gateway
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/godisque/godisque/config"
 )
 
 // ---------------------------------- MONITOR ----------------------------------
@@ -53,40 +54,9 @@ func (s *Server) feedMonitors(c *client, cmd *command, args [][]byte) {
 	fmt.Fprintf(&b, "%d.%06d [0 %s]", now.Unix(), now.Nanosecond()/1000, c.addr)
 	for _, a := range args {
 		b.WriteByte(' ')
-		b.WriteString(repr(a))
+		b.WriteString(config.Quote(string(a)))
 	}
 	s.mons.feed(b.String())
-}
-
-// repr quotes bytes like Redis' sdscatrepr.
-func repr(a []byte) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, ch := range a {
-		switch ch {
-		case '\\', '"':
-			b.WriteByte('\\')
-			b.WriteByte(ch)
-		case '\n':
-			b.WriteString(`\n`)
-		case '\r':
-			b.WriteString(`\r`)
-		case '\t':
-			b.WriteString(`\t`)
-		case '\a':
-			b.WriteString(`\a`)
-		case '\b':
-			b.WriteString(`\b`)
-		default:
-			if ch >= ' ' && ch <= '~' {
-				b.WriteByte(ch)
-			} else {
-				b.WriteString(`\x` + strconv.FormatUint(uint64(ch)>>4, 16) + strconv.FormatUint(uint64(ch)&15, 16))
-			}
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
 }
 
 // MONITOR

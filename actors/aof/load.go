@@ -121,14 +121,15 @@ func Load(path string, opts LoadOptions, fn func(rec protocol.Message) error) (L
 	}
 	// The torn tail goes; the truncation is made durable before anything
 	// is appended after it.
-	if err := truncateFile(path, res.ValidSize); err != nil {
+	if err := TruncateFile(path, res.ValidSize); err != nil {
 		return res, fmt.Errorf("aof: truncating the torn tail of %s at offset %d: %w", path, res.ValidSize, err)
 	}
 	res.Truncated, res.Tail = true, ce
 	return res, nil
 }
 
-func truncateFile(path string, size int64) error {
+// TruncateFile cuts the file at size and makes the cut durable (fsync).
+func TruncateFile(path string, size int64) error {
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		return err

@@ -108,27 +108,10 @@ func run(args []string, stdin io.Reader, out io.Writer) int {
 			return 1
 		}
 	}
-	if err := truncate(path, ok); err != nil {
+	if err := aof.TruncateFile(path, ok); err != nil {
 		fmt.Fprintf(out, "Failed to truncate AOF: %v\n", err)
 		return 1
 	}
 	fmt.Fprintln(out, "Successfully truncated AOF")
 	return 0
-}
-
-// truncate cuts the file and makes the cut durable.
-func truncate(path string, size int64) error {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	if err := f.Truncate(size); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
