@@ -1,0 +1,300 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// ---------------------------------- The suite ---------------------------------
+//
+// RunSuite is the standard benchmark as code, what `make bench` runs: in one
+// process and one run, each of our single-node scenarios right beside its
+// Redis equivalent and, where it has one, the bare redcon ceiling, with and
+// without pipelining:
+//
+//	ADDJOB              vs  LPUSH                        (and redcon LPUSH)
+//	GETJOB NOHANG       vs  RPOP                         (and redcon RPOP)
+//	ADDJOB+GETJOB+ACKJOB vs LPUSH+BLMOVE+LREM (reliable queue)
+//
+// then, given a cluster, ADDJOB REPLICATE 3 over it beside plain ADDJOB on
+// one of its nodes, and the federated lifecycle. Every pair prints its ratio
+// and the issue's target; the lifecycle pair prints the server CPU per job.
+// Every server is flushed before each scenario.
+
+// SuiteOptions configures RunSuite.
+type SuiteOptions struct {
+	Disque    string   // godisque address
+	Redis     string   // redis-server address; "" skips the Redis side
+	Ceiling   string   // the redcon LPUSH server's address; "" skips it
+	Cluster   []string // a cluster's addresses; empty skips the cluster scenarios
+	Base      Options  // connections, body, count or duration, warm-up...
+	Pipelines []int    // default 1 and 16
+	MemJobs   int      // jobs per body size for the memory figures; 0 skips
+	Out       io.Writer
+}
+
+// Comparison is one of our scenarios beside its equivalents.
+type Comparison struct {
+	Name     string
+	Pipeline int
+	Ours     *Result
+	Redis    *Result // nil when not run
+	Ceiling  *Result // nil when not run
+	// Target says what the issue asks of this pair; Met is nil when it has
+	// none or it cannot be judged.
+	Target string
+	Met    *bool
+}
+
+// ComparisonJSON is a Comparison as --json prints it.
+type ComparisonJSON struct {
+	Name         string   `json:"name"`
+	Pipeline     int      `json:"pipeline"`
+	Ours         float64  `json:"ours_ops_per_sec"`
+	Redis        float64  `json:"redis_ops_per_sec,omitempty"`
+	Ratio        float64  `json:"ratio_to_redis,omitempty"`
+	Ceiling      float64  `json:"ceiling_ops_per_sec,omitempty"`
+	CeilingRatio float64  `json:"ratio_to_ceiling,omitempty"`
+	OursP99      float64  `json:"ours_p99_us"`
+	RedisP99     float64  `json:"redis_p99_us,omitempty"`
+	P99Ratio     float64  `json:"p99_ratio_to_redis,omitempty"`
+	OursCPU      float64  `json:"ours_cpu_per_op_us,omitempty"`
+	RedisCPU     float64  `json:"redis_cpu_per_op_us,omitempty"`
+	Target       string   `json:"target,omitempty"`
+	Met          *bool    `json:"met,omitempty"`
+	Notes        []string `json:"notes,omitempty"`
+}
+
+// SuiteReport is everything RunSuite measured.
+type SuiteReport struct {
+	Results     []*Result
+	Comparisons []*Comparison
+	Memory      []MemResult
+	Notes       []string
+}
+
+// JSON converts the comparisons for --json.
+func (s *SuiteReport) JSON() []ComparisonJSON {
+	var out []ComparisonJSON
+	for _, c := range s.Comparisons {
+		j := ComparisonJSON{Name: c.Name, Pipeline: c.Pipeline, Ours: c.Ours.OpsPerSec(),
+			OursP99: float64(c.Ours.Latency.Percentile(99)) / 1e3, Target: c.Target, Met: c.Met,
+			OursCPU: micros(c.Ours.CPUPerOp())}
+		if c.Redis != nil {
+			j.Redis, j.Ratio = c.Redis.OpsPerSec(), ratio(c.Ours.OpsPerSec(), c.Redis.OpsPerSec())
+			j.RedisP99 = float64(c.Redis.Latency.Percentile(99)) / 1e3
+			j.P99Ratio = ratio(j.OursP99, j.RedisP99)
+			j.RedisCPU = micros(c.Redis.CPUPerOp())
+		}
+		if c.Ceiling != nil {
+			j.Ceiling, j.CeilingRatio = c.Ceiling.OpsPerSec(), ratio(c.Ours.OpsPerSec(), c.Ceiling.OpsPerSec())
+		}
+		out = append(out, j)
+	}
+	return out
+}
+
+func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+// suitePair is one row of the suite: our scenario and its equivalents.
+type suitePair struct {
+	name, ours, redis, ceiling string
+}
+
+var suitePairs = []suitePair{
+	{"ADDJOB vs LPUSH", ScenarioAddJob, ScenarioLPush, ScenarioLPush},
+	{"GETJOB NOHANG vs RPOP", ScenarioGetJob, ScenarioRPop, ScenarioRPop},
+	{"lifecycle vs reliable queue", ScenarioLifecycle, ScenarioReliable, ""},
+}
+
+// RunSuite runs the standard suite; results come back even when a later
+// scenario fails.
+func RunSuite(ctx context.Context, so SuiteOptions) (*SuiteReport, error) {
+	if len(so.Pipelines) == 0 {
+		so.Pipelines = []int{1, 16}
+	}
+	if so.Out == nil {
+		so.Out = io.Discard
+	}
+	rep := &SuiteReport{}
+	run := func(scenario, label string, addrs []string, pipeline int) (*Result, error) {
+		o := so.Base
+		o.Scenario, o.Label, o.Addrs, o.Pipeline, o.Flush = scenario, label, addrs, pipeline, true
+		r, err := Run(ctx, o)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s P%d: %w", label, scenario, pipeline, err)
+		}
+		rep.Results = append(rep.Results, r)
+		fmt.Fprintf(so.Out, "%-10s %-10s P%-3d %12s ops/s  p50 %-8s p99 %-8s max %s\n", label, scenario, pipeline,
+			FormatRate(r.OpsPerSec()), FormatLatency(r.Latency.Percentile(50)),
+			FormatLatency(r.Latency.Percentile(99)), FormatLatency(r.Latency.Max()))
+		return r, nil
+	}
+	if so.Redis == "" {
+		rep.Notes = append(rep.Notes, "no redis-server: godisque-only numbers (apt-get install -y redis-server)")
+	}
+	for _, p := range so.Pipelines {
+		for _, pair := range suitePairs {
+			c := &Comparison{Name: pair.name, Pipeline: p}
+			var err error
+			if c.Ours, err = run(pair.ours, "godisque", []string{so.Disque}, p); err != nil {
+				return rep, err
+			}
+			if so.Redis != "" {
+				if c.Redis, err = run(pair.redis, "redis", []string{so.Redis}, p); err != nil {
+					return rep, err
+				}
+			}
+			if so.Ceiling != "" && pair.ceiling != "" {
+				if c.Ceiling, err = run(pair.ceiling, "redcon", []string{so.Ceiling}, p); err != nil {
+					return rep, err
+				}
+			}
+			judge(c)
+			rep.Comparisons = append(rep.Comparisons, c)
+		}
+	}
+	if len(so.Cluster) == 0 {
+		rep.Notes = append(rep.Notes, "replicated and federated skipped: godisque has no cluster yet "+
+			"(run them against any cluster with --cluster host:port,host:port,host:port, e.g. three original disque-server nodes)")
+	} else {
+		for _, p := range so.Pipelines {
+			single, err := run(ScenarioAddJob, "cluster[0]", so.Cluster[:1], p)
+			if err != nil {
+				return rep, err
+			}
+			repl, err := run(ScenarioReplicated, "cluster", so.Cluster, p)
+			if err != nil {
+				return rep, err
+			}
+			c := &Comparison{Name: fmt.Sprintf("ADDJOB REPLICATE %d vs one node", so.Base.Replicate), Pipeline: p,
+				Ours: repl, Redis: single, Target: ">= 0.5x one node's ADDJOB"}
+			met := ratio(repl.OpsPerSec(), single.OpsPerSec()) >= 0.5
+			c.Met = &met
+			rep.Comparisons = append(rep.Comparisons, c)
+			if len(so.Cluster) >= 2 {
+				if _, err := run(ScenarioFederated, "cluster", so.Cluster, p); err != nil {
+					return rep, err
+				}
+			}
+		}
+	}
+	if so.MemJobs > 0 {
+		mem, err := Mem(ctx, MemOptions{Jobs: so.MemJobs, BodySizes: []int{24, 1024}})
+		if err != nil {
+			return rep, fmt.Errorf("mem: %w", err)
+		}
+		rep.Memory = mem
+	}
+	return rep, nil
+}
+
+// judge sets the issue's target for a pair.
+func judge(c *Comparison) {
+	ours := c.Ours.OpsPerSec()
+	switch {
+	case c.Ours.Scenario == ScenarioLifecycle:
+		c.Target = "report CPU/job"
+	case c.Pipeline == 1 && c.Redis != nil:
+		c.Target = ">= 0.9x redis"
+		met := ours >= 0.9*c.Redis.OpsPerSec()
+		c.Met = &met
+	case c.Pipeline == 1:
+		c.Target = ">= 0.9x redis"
+	case c.Pipeline >= 16:
+		c.Target = ">= 400k/s"
+		met := ours >= 400_000
+		c.Met = &met
+	}
+}
+
+// WriteSuite prints the comparison table, the CPU per job, the memory
+// figures and the notes.
+func WriteSuite(w io.Writer, rep *SuiteReport) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "comparison\tP\tgodisque ops/s\tredis ops/s\tratio\tredcon ops/s\tratio\tp99 ours\tp99 redis\tp99 ratio\ttarget\tmet")
+	for _, c := range rep.Comparisons {
+		redis, rr, cl, cr, p99r, rp99 := "-", "-", "-", "-", "-", "-"
+		if c.Redis != nil {
+			redis = FormatRate(c.Redis.OpsPerSec())
+			rr = fmt.Sprintf("%.2f", ratio(c.Ours.OpsPerSec(), c.Redis.OpsPerSec()))
+			rp99 = FormatLatency(c.Redis.Latency.Percentile(99))
+			ratioP99 := ratio(float64(c.Ours.Latency.Percentile(99)), float64(c.Redis.Latency.Percentile(99)))
+			p99r = fmt.Sprintf("%.2f", ratioP99)
+			if ratioP99 > 2 {
+				p99r += " (>2)"
+			}
+		}
+		if c.Ceiling != nil {
+			cl = FormatRate(c.Ceiling.OpsPerSec())
+			cr = fmt.Sprintf("%.2f", ratio(c.Ours.OpsPerSec(), c.Ceiling.OpsPerSec()))
+		}
+		met := "-"
+		if c.Met != nil {
+			met = map[bool]string{true: "yes", false: "NO"}[*c.Met]
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Name, c.Pipeline,
+			FormatRate(c.Ours.OpsPerSec()), redis, rr, cl, cr,
+			FormatLatency(c.Ours.Latency.Percentile(99)), rp99, p99r, c.Target, met)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, c := range rep.Comparisons {
+		if c.Ours.Scenario != ScenarioLifecycle {
+			continue
+		}
+		line := fmt.Sprintf("server CPU per job, whole lifecycle, P%d: godisque (ADDJOB+GETJOB+ACKJOB) %s",
+			c.Pipeline, cpuString(c.Ours))
+		if c.Redis != nil {
+			line += fmt.Sprintf(", redis (LPUSH+BLMOVE+LREM) %s", cpuString(c.Redis))
+			if a, b := c.Ours.CPUPerOp(), c.Redis.CPUPerOp(); a > 0 && b > 0 {
+				line += fmt.Sprintf(", ratio %.2f", float64(a)/float64(b))
+			}
+		}
+		fmt.Fprintln(w, line)
+	}
+	WriteMem(w, rep.Memory)
+	for _, r := range rep.Results {
+		if r.Errors > 0 {
+			fmt.Fprintf(w, "%s %s P%d: %d error replies, the first: %s\n", r.Label, r.Scenario, r.Pipeline, r.Errors, r.FirstError)
+		}
+		if r.Dry {
+			fmt.Fprintf(w, "%s %s P%d: the queues ran dry after %.1fs; the rate is of that part\n",
+				r.Label, r.Scenario, r.Pipeline, r.Elapsed.Seconds())
+		}
+	}
+	for _, n := range rep.Notes {
+		fmt.Fprintln(w, "note:", n)
+	}
+	return nil
+}
+
+func cpuString(r *Result) string {
+	if d := r.CPUPerOp(); d > 0 {
+		return fmt.Sprintf("%.1fµs", micros(d))
+	}
+	return "unknown (server not on this machine)"
+}
+
+// ParseAddrs splits "host:port,host:port".
+func ParseAddrs(s string) []string {
+	var out []string
+	for _, a := range strings.Split(s, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
