@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"path/filepath"
 	"strconv"
 	"sync"
 
@@ -86,7 +85,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.settings = config.NewStore(sc, cfg.ConfigPath)
 	id := cfg.NodeID
 	if id == "" {
-		nc, err := cluster.OpenNodesConf(filepath.Join(sc.Dir, sc.ClusterConfigFile), sc.Port, cryptorand.Reader)
+		nc, err := cluster.OpenNodesConf(sc.ClusterConfigPath(), sc.Port, cryptorand.Reader)
 		if err != nil {
 			return nil, err
 		}

@@ -1137,3 +1137,55 @@ func TestPersistInfo(t *testing.T) {
 		t.Errorf("aof_buffer_length:%s after an answered ADDJOB under always", on["aof_buffer_length"])
 	}
 }
+
+// A read-only directory, for real: a tmpfs remounted read-only. (Linux
+// refuses to make a filesystem read-only while a file on it is open for
+// writing, so a running log cannot be flipped under the node; that path,
+// EROFS on write, is covered with an injected filesystem in actors/aof.)
+// A node asked to start with its append-only file there refuses to start,
+// with an error, instead of serving without durability; a node running in
+// memory answers CONFIG SET appendonly yes with Disque's error and keeps
+// serving, still in memory.
+func TestPersistReadOnlyDirectory(t *testing.T) {
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
+		t.Skipf("cannot mount a tmpfs on %s (%v): needs root on Linux", dir, err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(dir, 0); err != nil {
+			t.Errorf("unmount %s: %v", dir, err)
+		}
+	})
+	// nodes.conf lives elsewhere: only the log's directory is read-only.
+	nodes := filepath.Join(t.TempDir(), "nodes.conf")
+	withNodes := func(c *config.Config) { c.ClusterConfigFile = nodes }
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_REMOUNT|syscall.MS_RDONLY, "size=1m"); err != nil {
+		t.Fatalf("remount %s read-only: %v", dir, err)
+	}
+	if p, err := startAt(t, dir, nil, aofAlways, withNodes); err == nil {
+		p.stop()
+		t.Fatal("a node started with its append-only file in a read-only directory")
+	} else if !strings.Contains(err.Error(), "Read-only file system") {
+		t.Fatalf("start error = %v, want the system's reason", err)
+	}
+
+	p := mustStartAt(t, dir, withNodes) // in memory
+	id := p.addJob("ro", "x")
+	if _, err := p.do("CONFIG", "SET", "appendonly", "yes"); err == nil ||
+		err.Error() != "ERR Unable to turn on AOF. Check server logs." {
+		t.Fatalf("CONFIG SET appendonly yes in a read-only directory: %v", err)
+	}
+	if inf := p.info("persistence"); inf["aof_enabled"] != "0" {
+		t.Fatalf("aof_enabled = %q after the failed CONFIG SET", inf["aof_enabled"])
+	}
+	if v, err := p.do("PING"); err != nil || v != "PONG" {
+		t.Fatalf("PING after the failed CONFIG SET: %v %v", v, err)
+	}
+	if p.show(id) == nil {
+		t.Fatal("the job is gone after the failed CONFIG SET")
+	}
+	if got := p.addJob("ro", "y"); got == "" {
+		t.Fatal("ADDJOB after the failed CONFIG SET")
+	}
+	p.stop()
+}
