@@ -385,6 +385,12 @@ func (n *Node) afterCommit(reply any) any {
 	if err == nil {
 		return reply
 	}
+	if batch, ok := reply.([]any); ok {
+		for i, r := range batch {
+			batch[i] = n.afterCommit(r)
+		}
+		return batch
+	}
 	if _, isErr := reply.(*protocol.Error); isErr {
 		return reply
 	}

@@ -74,6 +74,9 @@ type (
 	opEvict    struct{}
 	opGiveBack struct{ id string }
 	opRestore  struct{ jobs []*Job }
+	// opBatch is several operations of one pipeline, run in order; the
+	// reply is the list of their replies.
+	opBatch    struct{ ops []any }
 	opSnapshot struct{}
 	opShowMany struct{ ids []string }
 
@@ -158,6 +161,12 @@ func (a *queueActor) handle(ctx actor.Context, msg any) (reply any) {
 	now := a.now()
 	q := a.core
 	switch m := msg.(type) {
+	case *opBatch:
+		replies := make([]any, len(m.ops))
+		for i, op := range m.ops {
+			replies[i] = a.handle(ctx, op)
+		}
+		return replies
 	case *opAdd:
 		if err := q.Add(now, m.job, m.maxlen); err != nil {
 			return err

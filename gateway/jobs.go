@@ -14,8 +14,8 @@ import (
 
 func (s *Server) jobCommands() []*command {
 	return []*command{
-		{name: "addjob", arity: -4, flags: []string{"write", "denyoom", "fast"}, fn: s.cmdADDJOB},
-		{name: "getjob", arity: -2, flags: []string{"write", "fast"}, fn: s.cmdGETJOB},
+		{name: "addjob", arity: -4, flags: []string{"write", "denyoom", "fast"}, fn: s.cmdADDJOB, batch: batchADDJOB},
+		{name: "getjob", arity: -2, flags: []string{"write", "fast"}, fn: s.cmdGETJOB, batch: batchGETJOB},
 		{name: "ackjob", arity: -1, flags: []string{"write", "fast"}, fn: idList(s, parseACKJOB)},
 		{name: "fastack", arity: -1, flags: []string{"write", "fast"}, fn: idList(s, parseFASTACK)},
 		{name: "nack", arity: -1, flags: []string{"write", "denyoom", "fast"}, fn: idList(s, parseNACK)},

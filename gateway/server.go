@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gogo/protobuf/proto"
 	"github.com/tidwall/redcon"
 	"go.uber.org/zap"
 
@@ -225,6 +226,10 @@ type command struct {
 	denyOOM bool
 	// write commands change state: refused while the AOF cannot be written.
 	write bool
+	// batch, for the commands a pipeline may batch (ADDJOB, GETJOB NOHANG
+	// on one queue), parses the arguments and says whether this call can
+	// join a batch (pipeline.go).
+	batch func(args [][]byte) (proto.Message, bool)
 	calls atomic.Int64
 	usec  atomic.Int64
 }
@@ -285,41 +290,61 @@ func (s *Server) dispatch(conn redcon.Conn, rc redcon.Command) {
 		c.conn.Close()
 		return
 	}
-	cmd := s.lookup(rc.Args[0])
+	cmd := s.admit(c, rc.Args)
 	if cmd == nil {
-		c.err(errUnknownCommand(string(rc.Args[0])))
 		return
 	}
-	if (cmd.arity > 0 && len(rc.Args) != cmd.arity) || len(rc.Args) < -cmd.arity {
-		c.err(errArity(cmd.name))
+	if cmd.batch != nil && len(c.conn.PeekPipeline()) > 0 && s.runBatch(c, cmd, rc) {
 		return
+	}
+	s.run(c, cmd, rc.Args)
+}
+
+// admit is Disque's processCommand before the call: the command must exist,
+// have its arity, the client be authenticated, the log writable for writes,
+// and memory available for denyoom commands. It answers the refusal itself
+// and returns nil, or returns the command.
+func (s *Server) admit(c *client, args [][]byte) *command {
+	cmd := s.lookup(args[0])
+	if cmd == nil {
+		c.err(errUnknownCommand(string(args[0])))
+		return nil
+	}
+	if (cmd.arity > 0 && len(args) != cmd.arity) || len(args) < -cmd.arity {
+		c.err(errArity(cmd.name))
+		return nil
 	}
 	if !c.authed && cmd.name != "auth" && s.settings().RequirePass != "" {
 		c.err(ErrNoAuth)
-		return
+		return nil
 	}
 	if (cmd.write || cmd.name == "ping") && s.node.AOFError() != nil {
 		// The log cannot be written: no write is accepted (SPEC.md §2).
 		c.reply(s.node.AOFError())
-		return
+		return nil
 	}
 	if cmd.denyOOM {
 		// processCommand refuses these before they run, even before their
 		// arguments are parsed (SPEC.md §14).
 		if err := s.node.CheckOOM(); err != nil {
 			c.reply(err)
-			return
+			return nil
 		}
 	}
+	return cmd
+}
+
+// run calls an admitted command and keeps its statistics.
+func (s *Server) run(c *client, cmd *command, args [][]byte) {
 	start := time.Now()
 	c.lastCmd.Store(cmd.name)
 	c.lastAt.Store(start.UnixMilli())
-	s.feedMonitors(c, cmd, rc.Args)
-	cmd.fn(c, rc.Args)
+	s.feedMonitors(c, cmd, args)
+	cmd.fn(c, args)
 	d := time.Since(start)
 	cmd.calls.Add(1)
 	cmd.usec.Add(d.Microseconds())
-	s.record(cmd, rc.Args, d)
+	s.record(cmd, args, d)
 }
 
 // ---------------------------------- Replies ----------------------------------

@@ -1,0 +1,105 @@
+package gateway_test
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// A pipeline mixing batchable commands (ADDJOB, GETJOB NOHANG on one
+// queue) with others, bad arguments and several queues gets every reply in
+// order, exactly as if the commands had run one by one.
+func TestPipelineBatchesKeepOrder(t *testing.T) {
+	tn := startNode(t)
+	r := tn.raw(t)
+	var b strings.Builder
+	for _, cmd := range [][]string{
+		{"ADDJOB", "p1", "a", "0"},
+		{"ADDJOB", "p2", "b", "0"},
+		{"GETJOB", "NOHANG", "FROM", "p1"},
+		{"ADDJOB", "p1", "c", "0"},
+		{"ADDJOB", "p1", "bad", "0", "REPLICATE", "0"}, // ends the run: an error in order
+		{"GETJOB", "NOHANG", "FROM", "p2"},
+		{"PING"},
+		{"GETJOB", "NOHANG", "WITHCOUNTERS", "FROM", "p1"},
+		{"GETJOB", "NOHANG", "FROM", "p1"}, // empty now: null multibulk
+		{"ADDJOB", "p1", "d", "0"},
+		{"QLEN", "p1"},
+	} {
+		b.WriteString(xmbulk(cmd...))
+	}
+	r.send(b.String())
+	ids := map[string]string{}
+	id := func(body string) {
+		v := r.xread()
+		if v.kind != '+' || len(v.str) != 40 {
+			t.Fatalf("ADDJOB %s = %+v, want a job ID status", body, v)
+		}
+		ids[body] = v.str
+	}
+	job := func(queue, body string, counters bool) {
+		v := r.xread()
+		n := 3
+		if counters {
+			n = 7
+		}
+		if v.kind != '*' || len(v.arr) != 1 || len(v.arr[0].arr) != n ||
+			v.arr[0].arr[0].str != queue || v.arr[0].arr[1].str != ids[body] || v.arr[0].arr[2].str != body {
+			t.Fatalf("GETJOB = %+v, want %s/%s (%d elements)", v, queue, body, n)
+		}
+	}
+	id("a")
+	id("b")
+	job("p1", "a", false)
+	id("c")
+	if v := r.xread(); v.kind != '-' || v.str != "ERR REPLICATE must be between 1 and 65535" {
+		t.Fatalf("bad ADDJOB = %+v", v)
+	}
+	job("p2", "b", false)
+	if v := r.xread(); v.kind != '+' || v.str != "PONG" {
+		t.Fatalf("PING = %+v", v)
+	}
+	job("p1", "c", true)
+	if v := r.xread(); v.kind != '*' || !v.null {
+		t.Fatalf("GETJOB on an empty queue = %+v, want *-1", v)
+	}
+	id("d")
+	if v := r.xread(); v.kind != ':' || v.num != 1 {
+		t.Fatalf("QLEN = %+v, want 1", v)
+	}
+}
+
+// A long pipeline of ADDJOBs (several batches) then GETJOBs: every job is
+// added once and delivered once, in FIFO order.
+func TestPipelineLongRunFIFO(t *testing.T) {
+	tn := startNode(t)
+	r := tn.raw(t)
+	const n = 1500
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		b.WriteString(xmbulk("ADDJOB", "long", fmt.Sprint(i), "0"))
+	}
+	for i := 0; i < n; i++ {
+		b.WriteString(xmbulk("GETJOB", "NOHANG", "FROM", "long"))
+	}
+	r.send(b.String())
+	for i := 0; i < n; i++ {
+		if v := r.xread(); v.kind != '+' {
+			t.Fatalf("ADDJOB %d = %+v", i, v)
+		}
+	}
+	for i := 0; i < n; i++ {
+		v := r.xread()
+		if v.kind != '*' || len(v.arr) != 1 || v.arr[0].arr[2].str != fmt.Sprint(i) {
+			t.Fatalf("GETJOB %d = %+v, want body %d", i, v, i)
+		}
+	}
+	if v := r.xcmd("QLEN", "long"); v.num != 0 {
+		t.Fatalf("QLEN = %d after taking everything", v.num)
+	}
+	// Batched commands are counted one by one.
+	if got, _ := strconv.Atoi(xinfo(t, tn, "total_commands_processed")); got < 2*n {
+		t.Fatalf("total_commands_processed = %d, want >= %d", got, 2*n)
+	}
+}
