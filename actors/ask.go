@@ -288,7 +288,7 @@ func (n *Node) prepareAdd(m *protocol.AddJob) (*opAdd, *protocol.Error) {
 		ID: me.ids.Next(ttl, retry), Queue: m.Queue, Body: m.Body,
 		Ctime: n.nextCtime(now), Etime: now + ttl*1000,
 		Delay: uint32(m.Delay), Retry: uint32(retry), Repl: uint16(repl),
-		Delivered: []string{me.id}, heapIdx: -1,
+		Delivered: me.selfOnly, heapIdx: -1,
 	}
 	if m.Delay > 0 {
 		j.Qtime = now + m.Delay*1000

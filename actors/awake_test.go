@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"unsafe"
 )
 
 // awakeJob is a bare record for the awake index: only the ordering key
@@ -183,5 +184,13 @@ func TestAwakeIndexOrderAndMoves(t *testing.T) {
 	checkAwakeIndex(t, h, members, all)
 	if h.peek() != nil {
 		t.Fatal("peek on an empty index must be nil")
+	}
+}
+
+// TestJobRecordSize keeps the resting job record in the 160-byte size
+// class (see the comment on Job): the heap per queued job depends on it.
+func TestJobRecordSize(t *testing.T) {
+	if got := unsafe.Sizeof(Job{}); got > 160 {
+		t.Fatalf("Job is %d bytes, want <= 160 (a Go size class): reorder its fields", got)
 	}
 }

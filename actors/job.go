@@ -54,15 +54,19 @@ type Job struct {
 	Repl          uint16
 	State         uint8
 	Flags         uint8
+	heapIdx       int32 // position in the awake index, -1 when not in it
 
 	// Delivered and Confirmed are Disque's nodes_delivered and
 	// nodes_confirmed (SPEC.md §12): node IDs that may hold a copy, and
-	// those that confirmed replication or the ack.
+	// those that confirmed replication or the ack. Delivered may share its
+	// backing array with other jobs (Node.selfOnly): never write to an
+	// element in place; append, which copies a full slice, is safe.
 	Delivered []string
 	Confirmed []string
-
-	heapIdx int32 // position in the awake index, -1 when not in it
 }
+
+// The field order keeps Job at 160 bytes, a Go size class: one more byte
+// and every resting job costs 176. TestJobRecordSize watches it.
 
 // jobOverhead is what accounting charges for a job beyond its body and ID:
 // the record, its places in the awake index, the queued set and the directory.

@@ -196,6 +196,9 @@ func (n *Node) Stop() {
 type identity struct {
 	id  string
 	ids *protocol.IDGen
+	// selfOnly is the nodes_delivered of a job created here, shared by all
+	// of them (a job alone on this node needs no list of its own).
+	selfOnly []string
 }
 
 func (n *Node) setIdentity(id string) {
@@ -203,7 +206,7 @@ func (n *Node) setIdentity(id string) {
 	for i := range seed {
 		seed[i] = byte(n.seed >> (8 * (i % 8)))
 	}
-	n.ident.Store(&identity{id: id, ids: protocol.NewIDGen(id, seed[:])})
+	n.ident.Store(&identity{id: id, ids: protocol.NewIDGen(id, seed[:]), selfOnly: []string{id}[:1:1]})
 }
 
 // ID is the node ID.
