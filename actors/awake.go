@@ -87,6 +87,10 @@ func (h *awakeIndex) remove(j *Job) {
 	}
 	(*h)[last] = nil
 	*h = (*h)[:last]
+	if c := cap(*h); c >= 1024 && last < c/8 {
+		// Give back the memory of a backlog that has drained.
+		*h = append(awakeIndex(nil), (*h)...)
+	}
 	if i != last {
 		if !h.down(i) {
 			h.up(i)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"testing"
 	"unsafe"
 )
@@ -192,5 +193,46 @@ func TestAwakeIndexOrderAndMoves(t *testing.T) {
 func TestJobRecordSize(t *testing.T) {
 	if got := unsafe.Sizeof(Job{}); got > 160 {
 		t.Fatalf("Job is %d bytes, want <= 160 (a Go size class): reorder its fields", got)
+	}
+}
+
+// Shared tables and the awake index give their memory back once a backlog
+// has drained: Go maps never shrink by themselves.
+func TestTablesShrinkAfterDrain(t *testing.T) {
+	m := newShardedMap[int]()
+	const n = 100_000
+	for i := 0; i < n; i++ {
+		m.putIfAbsent(strconv.Itoa(i), i)
+	}
+	for i := 0; i < n; i++ {
+		k := strconv.Itoa(i)
+		if !m.deleteIf(k, func(v int) bool { return v == i }) {
+			t.Fatalf("delete %s failed", k)
+		}
+	}
+	if m.len() != 0 {
+		t.Fatalf("len = %d after deleting everything", m.len())
+	}
+	for i := range m.shards {
+		if p := m.shards[i].peak; p >= shrinkMin {
+			t.Fatalf("shard %d still sized for %d entries after draining", i, p)
+		}
+	}
+	var h awakeIndex
+	jobs := make([]*Job, 5000)
+	for i := range jobs {
+		jobs[i] = &Job{ID: strconv.Itoa(i), awake: int64(i), heapIdx: -1}
+		h.set(jobs[i])
+	}
+	for _, j := range jobs[:4990] {
+		h.remove(j)
+	}
+	if cap(h) >= 1024 {
+		t.Fatalf("awake index keeps capacity %d for %d jobs", cap(h), len(h))
+	}
+	for i, j := range h {
+		if int(j.heapIdx) != i {
+			t.Fatalf("heapIdx %d at position %d after the shrink", j.heapIdx, i)
+		}
 	}
 }

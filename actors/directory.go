@@ -29,9 +29,18 @@ import (
 const shardCount = 256
 
 type shard[V any] struct {
-	mu sync.RWMutex
-	m  map[string]V
+	mu   sync.RWMutex
+	m    map[string]V
+	peak int // the most entries m held since it was last rebuilt
 }
+
+// shrinkBelow is the fill (1/8 of the peak) under which a shard's map is
+// rebuilt: Go maps never give back memory, so a shard that once held 100k
+// jobs would keep their buckets forever after they were acknowledged.
+const shrinkBelow = 8
+
+// shrinkMin is the peak below which a shard is not worth rebuilding.
+const shrinkMin = 64
 
 type shardedMap[V any] struct {
 	seed   maphash.Seed
@@ -67,6 +76,7 @@ func (s *shardedMap[V]) putIfAbsent(key string, v V) (V, bool) {
 	if !ok {
 		sh.m[key] = v
 		s.n.Add(1)
+		sh.peak = max(sh.peak, len(sh.m))
 	}
 	sh.mu.Unlock()
 	if ok {
@@ -84,6 +94,13 @@ func (s *shardedMap[V]) deleteIf(key string, match func(V) bool) bool {
 	if ok && match(v) {
 		delete(sh.m, key)
 		s.n.Add(-1)
+		if sh.peak >= shrinkMin && len(sh.m) < sh.peak/shrinkBelow {
+			m := make(map[string]V, len(sh.m))
+			for k, x := range sh.m {
+				m[k] = x
+			}
+			sh.m, sh.peak = m, len(m)
+		}
 	} else {
 		ok = false
 	}
