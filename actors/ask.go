@@ -351,7 +351,10 @@ func (n *Node) getJob(ctx context.Context, m *protocol.GetJob) proto.Message {
 	if count <= 0 {
 		count = 1
 	}
-	items := n.sweep(m.Queues, count)
+	items, err := n.sweep(m.Queues, count)
+	if err != nil {
+		return err // the delivery could not be logged (MISCONF)
+	}
 	if len(items) > 0 {
 		return &protocol.Jobs{Jobs: items}
 	}
@@ -385,18 +388,28 @@ func dedupe(names []string) []string {
 // every queue how many it could give (creating missing queues, as Disque
 // does), plan the rounds, then take each queue's share in parallel and
 // interleave the answers in the planned order.
-func (n *Node) sweep(queues []string, count int) []*protocol.JobItem {
+func (n *Node) sweep(queues []string, count int) ([]*protocol.JobItem, *protocol.Error) {
 	take := func(name string, k int) chan any {
 		done, _ := n.send(name, true, &opTake{n: k})
 		return done
 	}
+	var failed *protocol.Error
+	result := func(v any) *takeResult {
+		switch r := v.(type) {
+		case *takeResult:
+			return r
+		case *protocol.Error:
+			failed = r
+		}
+		return nil
+	}
 	uniq := dedupe(queues)
 	if len(uniq) == 1 {
-		r, _ := (<-take(uniq[0], count)).(*takeResult)
+		r := result(<-take(uniq[0], count))
 		if r == nil {
-			return nil
+			return nil, failed
 		}
-		return r.items
+		return r.items, nil
 	}
 	left := make(map[string]int, len(uniq))
 	pending := make([]chan any, len(uniq))
@@ -404,7 +417,7 @@ func (n *Node) sweep(queues []string, count int) []*protocol.JobItem {
 		pending[i] = take(q, 0)
 	}
 	for i, done := range pending {
-		if r, ok := (<-done).(*takeResult); ok {
+		if r := result(<-done); r != nil {
 			left[uniq[i]] = r.available
 		}
 	}
@@ -432,10 +445,13 @@ func (n *Node) sweep(queues []string, count int) []*protocol.JobItem {
 	}
 	for i, done := range pending {
 		if done != nil {
-			if r, ok := (<-done).(*takeResult); ok {
+			if r := result(<-done); r != nil {
 				got[uniq[i]] = r.items
 			}
 		}
+	}
+	if failed != nil {
+		return nil, failed
 	}
 	items := make([]*protocol.JobItem, 0, len(plan))
 	for _, q := range plan {
@@ -445,7 +461,7 @@ func (n *Node) sweep(queues []string, count int) []*protocol.JobItem {
 			got[q] = list[1:]
 		}
 	}
-	return items
+	return items, nil
 }
 
 // block waits on every queue for one job (SPEC.md §5.2).

@@ -42,6 +42,16 @@ type PersistOptions struct {
 	EnqueueOnce     bool   // aof-enqueue-jobs-once
 	RewritePercent  int64  // auto-aof-rewrite-percentage; 0 disables
 	RewriteMinBytes int64  // auto-aof-rewrite-min-size
+	// FS is the filesystem the log is written to; nil is the real one.
+	// Tests inject one that fails.
+	FS aof.FS
+}
+
+func (o PersistOptions) fs() aof.FS {
+	if o.FS == nil {
+		return aof.OS
+	}
+	return o.FS
 }
 
 // AOFStatus is what INFO's persistence section reports.
@@ -267,7 +277,7 @@ func (a *aofActor) enable(ctx actor.Context) error {
 	if err != nil {
 		return err
 	}
-	w, err := aof.Create(opts.Path, policy)
+	w, err := aof.CreateFS(opts.fs(), opts.Path, policy)
 	if err != nil {
 		return err
 	}
@@ -290,7 +300,7 @@ func (a *aofActor) startRewrite(ctx actor.Context, sync bool, done chan error) {
 		// BGREWRITEAOF with the log off writes a point-in-time file.
 		opts := n.persist()
 		policy, _ := aof.ParseFsync(opts.Fsync)
-		w, err := aof.Create(opts.Path, policy)
+		w, err := aof.CreateFS(opts.fs(), opts.Path, policy)
 		if err != nil {
 			if done != nil {
 				done <- err
@@ -529,7 +539,7 @@ func (n *Node) openAOF() error {
 	if err != nil {
 		return err
 	}
-	w, err := aof.Open(opts.Path, policy)
+	w, err := aof.OpenFS(opts.fs(), opts.Path, policy)
 	if err != nil {
 		return fmt.Errorf("actors: opening the append-only file: %w", err)
 	}
