@@ -5,12 +5,19 @@
 // like the original (SPEC.md §17): the file ("-" reads it from standard
 // input) and then every `--name value` as one more config line. It stops
 // cleanly on SIGTERM or SIGINT, or on a client's SHUTDOWN.
+//
+// GODISQUE_PPROF=127.0.0.1:6060 serves Go's profiler (net/http/pprof) on
+// that address, for finding where the time goes:
+//
+//	go tool pprof http://127.0.0.1:6060/debug/pprof/profile?seconds=10
 package main
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	_ "net/http/pprof" // served only when GODISQUE_PPROF is set
 	"os"
 	"os/signal"
 	"syscall"
@@ -65,6 +72,14 @@ func run(args []string) int {
 	if err != nil {
 		log.Error("cannot start", zap.Error(err))
 		return 1
+	}
+	if addr := os.Getenv("GODISQUE_PPROF"); addr != "" {
+		go func() {
+			log.Info("serving pprof", zap.String("addr", addr))
+			if err := http.ListenAndServe(addr, nil); err != nil {
+				log.Warn("pprof", zap.Error(err))
+			}
+		}()
 	}
 	log.Info("ready to accept connections", zap.String("addr", node.Addr()), zap.String("node_id", node.ID()))
 	sig := make(chan os.Signal, 1)
