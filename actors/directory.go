@@ -162,6 +162,20 @@ func (d *Directory) Get(id string) (*Job, bool) { return d.m.get(id) }
 // Len is the number of registered jobs.
 func (d *Directory) Len() int64 { return d.m.len() }
 
+// reserve sizes the shards for n more jobs at once (start-up replay), so
+// that they do not grow, and rehash, a little at a time.
+func (d *Directory) reserve(n int) {
+	per := n/shardCount + n/shardCount/8 + 1
+	for i := range d.m.shards {
+		sh := &d.m.shards[i]
+		sh.mu.Lock()
+		if len(sh.m) == 0 && per > 8 {
+			sh.m = make(map[string]*Job, per)
+		}
+		sh.mu.Unlock()
+	}
+}
+
 func (d *Directory) put(j *Job) bool {
 	_, ok := d.m.putIfAbsent(j.ID, j)
 	return ok

@@ -1,8 +1,12 @@
 package actors
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -478,7 +482,13 @@ func (n *Node) loadAOF() error {
 	if _, err := aof.RemoveStaleTemps(opts.Path); err != nil {
 		n.log.Warn("aof: cannot remove a stale rewrite file", zap.Error(err))
 	}
-	live := make(map[string]*protocol.Job)
+	// Sized from the file (a record is rarely under 128 bytes), so that
+	// loading a million jobs does not rehash the map over and over.
+	var sizeHint int64
+	if st, err := os.Stat(opts.Path); err == nil {
+		sizeHint = min(st.Size()/128, 1<<24)
+	}
+	live := make(map[string]*protocol.Job, sizeHint)
 	res, err := aof.Load(opts.Path, aof.LoadOptions{Truncate: opts.LoadTruncated}, func(rec protocol.Message) error {
 		switch r := rec.(type) {
 		case *protocol.Job:
@@ -508,12 +518,23 @@ func (n *Node) loadAOF() error {
 			zap.String("path", opts.Path), zap.Int64("at", res.ValidSize), zap.Int64("cut", res.Size-res.ValidSize))
 	}
 	byQueue := make(map[string][]*Job)
-	for _, pj := range live {
+	total := len(live)
+	for id, pj := range live {
 		j := JobFromProto(pj)
 		byQueue[j.Queue] = append(byQueue[j.Queue], j)
+		delete(live, id) // let the records go as they are converted
 	}
+	n.dir.reserve(total)
 	var pending []chan any
 	for q, jobs := range byQueue {
+		// In creation order, a queue's ordered set is built along its right
+		// edge instead of at random places: far fewer cache misses.
+		slices.SortFunc(jobs, func(a, b *Job) int {
+			if a.Ctime != b.Ctime {
+				return cmp.Compare(a.Ctime, b.Ctime)
+			}
+			return strings.Compare(a.ID, b.ID)
+		})
 		if done, ok := n.send(q, true, &opRestore{jobs: jobs}); ok {
 			pending = append(pending, done)
 		}
