@@ -11,6 +11,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/gogo/protobuf/proto"
@@ -46,6 +47,11 @@ type Config struct {
 	Seed uint64
 	// Logger receives the node's logs; nil discards them.
 	Logger *zap.Logger
+	// Crash and Restart, when set, let DEBUG SEGFAULT/ASSERT/OOM end the
+	// process and DEBUG RESTART/CRASH-AND-RECOVER replace it (see
+	// gateway.Options). A program embedding a node leaves them nil.
+	Crash   func(reason string)
+	Restart func(graceful bool, delay time.Duration) error
 }
 
 // DefaultConfig is an in-memory node on 127.0.0.1:7711.
@@ -146,7 +152,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.ln = gateway.NewGuardListener(n.ln, gateway.Limits{})
 	gwOpts := gateway.Options{
-		Node: an, Settings: n.settings, Logger: n.log,
+		Node: an, Settings: n.settings, Logger: n.log, Crash: cfg.Crash, Restart: cfg.Restart,
 		Shutdown: func(rewriteAOF bool) error {
 			if rewriteAOF {
 				if err := an.Rewrite(true); err != nil {

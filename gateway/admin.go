@@ -3,10 +3,12 @@ package gateway
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"go.uber.org/zap"
 
@@ -246,9 +248,33 @@ func (s *Server) cmdDEBUG(c *client, args [][]byte) {
 			return
 		}
 		c.status("OK")
-	case (sub == "segfault" || sub == "assert" || sub == "oom" || sub == "restart" ||
-		sub == "crash-and-recover" || sub == "structsize") && len(args) <= 3:
-		c.err(Error("ERR DEBUG " + strings.ToUpper(sub) + " is not supported yet by godisque"))
+	case (sub == "segfault" || sub == "assert" || sub == "oom") && len(args) == 2:
+		if s.opts.Crash == nil {
+			c.err(Error("ERR DEBUG " + strings.ToUpper(sub) + " is not supported by an embedded node"))
+			return
+		}
+		s.log.Error("DEBUG " + strings.ToUpper(sub) + ": crashing on request")
+		s.opts.Crash("DEBUG " + strings.ToUpper(sub))
+	case (sub == "restart" || sub == "crash-and-recover") && len(args) <= 3:
+		var delay time.Duration
+		if len(args) == 3 {
+			ms, ok := parseLongLong(args[2])
+			if !ok || ms < 0 {
+				c.err(ErrNotInteger)
+				return
+			}
+			delay = time.Duration(min(ms, 3_600_000)) * time.Millisecond
+		}
+		if s.opts.Restart == nil {
+			c.err(Error("ERR DEBUG " + strings.ToUpper(sub) + " is not supported by an embedded node"))
+			return
+		}
+		if err := s.opts.Restart(sub == "restart", delay); err != nil {
+			c.err(Error("ERR " + err.Error()))
+		}
+		// On success the process is replaced: no reply, as in Disque.
+	case sub == "structsize" && len(args) == 2:
+		c.conn.WriteBulkString(structSizes())
 	default:
 		c.err(errUnknownDebug(string(args[1])))
 	}
@@ -459,4 +485,11 @@ func (s *Server) clientList() string {
 			x.lastCmd.Load().(string) + "\n")
 	}
 	return b.String()
+}
+
+// structSizes is DEBUG STRUCTSIZE: the in-memory size of the records a node
+// keeps per job and per queue, the figures memory accounting works from.
+func structSizes() string {
+	return fmt.Sprintf("bits:%d job:%d queue:%d waiter:%d\r\n",
+		strconv.IntSize, unsafe.Sizeof(actors.Job{}), unsafe.Sizeof(actors.Queue{}), unsafe.Sizeof(actors.Waiter{}))
 }

@@ -166,3 +166,20 @@ func TestObserveMONITOR(t *testing.T) {
 	}
 	mon.xclosed()
 }
+
+// An embedded node (no Crash or Restart hooks: the library must not end
+// its host program) refuses the DEBUG subcommands that would, and answers
+// STRUCTSIZE.
+func TestDebugProcessCommandsEmbedded(t *testing.T) {
+	tn := startNode(t)
+	r := tn.raw(t)
+	for _, sub := range []string{"SEGFAULT", "ASSERT", "OOM", "RESTART", "CRASH-AND-RECOVER"} {
+		r.expectCmd("-ERR DEBUG "+sub+" is not supported by an embedded node\r\n", "DEBUG", sub)
+	}
+	r.expectCmd("-ERR value is not an integer or out of range\r\n", "DEBUG", "RESTART", "-1")
+	r.expectCmd("-ERR Unknown DEBUG subcommand or wrong number of arguments for 'SEGFAULT'\r\n", "DEBUG", "SEGFAULT", "now")
+	if v := r.xcmd("DEBUG", "STRUCTSIZE"); v.kind != '$' || !strings.HasPrefix(v.str, "bits:64 job:160 ") {
+		t.Fatalf("DEBUG STRUCTSIZE = %+v", v)
+	}
+	r.expectCmd("+PONG\r\n", "PING") // still alive
+}

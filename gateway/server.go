@@ -54,6 +54,15 @@ type Options struct {
 	// on success the connection is closed without a reply. nil makes
 	// SHUTDOWN answer an error.
 	Shutdown func(rewriteAOF bool) error
+	// Crash ends the process at once, as DEBUG SEGFAULT, ASSERT and OOM do
+	// (the chaos playground's way to kill a node from inside). Restart
+	// replaces the process with a new run of the same program after delay:
+	// graceful stops the node first (DEBUG RESTART), otherwise not (DEBUG
+	// CRASH-AND-RECOVER). Only the server program sets them: a library must
+	// not end its host, so an embedded node answers that they are not
+	// supported.
+	Crash   func(reason string)
+	Restart func(graceful bool, delay time.Duration) error
 	// SaveConfig writes nodes.conf (CLUSTER SAVECONFIG); nil answers that
 	// the node has no cluster config file.
 	SaveConfig func() error

@@ -20,7 +20,9 @@ import (
 	_ "net/http/pprof" // served only when GODISQUE_PPROF is set
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -68,7 +70,42 @@ func run(args []string) int {
 	if configPath == "-" {
 		configPath = ""
 	}
-	node, err := disque.Start(context.Background(), disque.Config{Server: cfg, ConfigPath: configPath, Logger: log})
+	var node *disque.Node
+	var restarting atomic.Bool // main must wait for the exec, not exit
+	crash := func(reason string) {
+		log.Error("crashing on request", zap.String("reason", reason))
+		_ = log.Sync()
+		os.Exit(1) // abrupt: no clean stop, as a crash would be
+	}
+	restart := func(graceful bool, delay time.Duration) error {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("failed to restart the server: %w", err)
+		}
+		restarting.Store(true)
+		go func() {
+			time.Sleep(delay)
+			if graceful {
+				// DEBUG RESTART: rewrite the config file, stop cleanly
+				// (the append-only file is committed), then start again.
+				if node.Settings().Path() != "" {
+					if err := node.Settings().Rewrite(); err != nil {
+						log.Warn("restart: config rewrite", zap.Error(err))
+					}
+				}
+				_ = node.Stop()
+			}
+			log.Info("restarting", zap.Bool("graceful", graceful))
+			_ = log.Sync()
+			err := syscall.Exec(exe, os.Args, os.Environ())
+			log.Error("restart failed", zap.Error(err))
+			os.Exit(1)
+		}()
+		return nil
+	}
+	node, err = disque.Start(context.Background(), disque.Config{
+		Server: cfg, ConfigPath: configPath, Logger: log, Crash: crash, Restart: restart,
+	})
 	if err != nil {
 		log.Error("cannot start", zap.Error(err))
 		return 1
@@ -88,6 +125,9 @@ func run(args []string) int {
 	case s := <-sig:
 		log.Info("received signal, shutting down", zap.String("signal", s.String()))
 	case <-node.Done():
+		if restarting.Load() {
+			select {} // DEBUG RESTART stopped the node; the exec replaces us
+		}
 		log.Info("shutdown requested by a client")
 	}
 	if err := node.Stop(); err != nil {
