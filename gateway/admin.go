@@ -444,6 +444,37 @@ func (s *Server) cmdCLIENT(c *client, args [][]byte) {
 			return
 		}
 		c.conn.WriteInt(s.kill(func(x *client) bool { return x.id == id }))
+	case sub == "pause" && n == 3:
+		// CLIENT PAUSE ms: every client's next command waits until then.
+		ms, ok := parseLongLong(args[2])
+		if !ok || ms < 0 {
+			c.err(Error("ERR timeout is not an integer or out of range"))
+			return
+		}
+		until := time.Now().Add(time.Duration(min(ms, 86_400_000)) * time.Millisecond).UnixNano()
+		for {
+			cur := s.pausedUntil.Load()
+			if until <= cur || s.pausedUntil.CompareAndSwap(cur, until) {
+				break
+			}
+		}
+		c.status("OK")
+	case sub == "reply" && n == 3:
+		// CLIENT REPLY ON | OFF | SKIP (Redis 3.2): replies off for good, or
+		// for the next command only. Neither OFF nor SKIP is answered.
+		switch lower(args[2]) {
+		case "on":
+			c.replyOff, c.replySkip, c.replyOn = false, false, true
+			c.status("OK")
+		case "off":
+			c.replyOff = true
+		case "skip":
+			if !c.replyOff {
+				c.replySkipNext = true
+			}
+		default:
+			c.err(ErrSyntax)
+		}
 	default:
 		c.err(Error("ERR Syntax error, try CLIENT (LIST | KILL ip:port | GETNAME | SETNAME connection-name)"))
 	}

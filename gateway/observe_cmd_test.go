@@ -183,3 +183,40 @@ func TestDebugProcessCommandsEmbedded(t *testing.T) {
 	}
 	r.expectCmd("+PONG\r\n", "PING") // still alive
 }
+
+// CLIENT REPLY OFF, SKIP and ON (Redis 3.2): replies are dropped, for good
+// or for one command, and the commands still run; pipelines included.
+func TestClientReply(t *testing.T) {
+	tn := startNode(t)
+	r := tn.raw(t)
+	r.send(xmbulk("CLIENT", "REPLY", "SKIP") + xmbulk("ADDJOB", "cr", "skipped", "0") + xmbulk("QLEN", "cr"))
+	r.expect(":1\r\n") // SKIP and the ADDJOB answered nothing; QLEN did
+	r.send(xmbulk("CLIENT", "REPLY", "OFF") + xmbulk("ADDJOB", "cr", "a", "0") + xmbulk("ADDJOB", "cr", "b", "0") +
+		xmbulk("GETJOB", "NOHANG", "FROM", "cr") + xmbulk("PING") + xmbulk("CLIENT", "REPLY", "ON") + xmbulk("QLEN", "cr"))
+	r.expect("+OK\r\n:2\r\n") // only ON's +OK, then QLEN: 3 added, 1 taken
+	r.expectCmd("-ERR syntax error\r\n", "CLIENT", "REPLY", "MAYBE")
+	r.expectCmd("+PONG\r\n", "PING")
+}
+
+// CLIENT PAUSE holds every client's commands until the pause ends.
+func TestClientPause(t *testing.T) {
+	tn := startNode(t)
+	r := tn.raw(t)
+	other := tn.raw(t)
+	r.expectCmd("-ERR timeout is not an integer or out of range\r\n", "CLIENT", "PAUSE", "soon")
+	r.expectCmd("-ERR timeout is not an integer or out of range\r\n", "CLIENT", "PAUSE", "-1")
+	start := time.Now()
+	r.expectCmd("+OK\r\n", "CLIENT", "PAUSE", "300")
+	other.expectCmd("+PONG\r\n", "PING")
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Fatalf("a command ran %v into a 300 ms CLIENT PAUSE", d)
+	}
+	// Pipelines are held too (they are not batched around the pause).
+	r.expectCmd("+OK\r\n", "CLIENT", "PAUSE", "200")
+	start = time.Now()
+	other.send(xmbulk("ADDJOB", "cp", "a", "0") + xmbulk("ADDJOB", "cp", "b", "0"))
+	if v := other.xread(); v.kind != '+' || time.Since(start) < 150*time.Millisecond {
+		t.Fatalf("pipelined ADDJOB during CLIENT PAUSE = %+v after %v", v, time.Since(start))
+	}
+	other.xread()
+}

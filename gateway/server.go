@@ -83,6 +83,8 @@ type Server struct {
 	stats stats
 	slow  slowlog
 	mons  monitors
+	// pausedUntil is CLIENT PAUSE's deadline (unix ns): commands wait for it.
+	pausedUntil atomic.Int64
 
 	mu      sync.Mutex // guards clients; lock order: none other is held
 	clients map[int64]*client
@@ -109,6 +111,10 @@ type client struct {
 	netConn  net.Conn
 	scratch  []byte // reply encoding buffer, owned by the connection goroutine
 	quitting bool   // QUIT was received: ignore what follows in the pipeline
+	// CLIENT REPLY (Redis 3.2's flags): OFF drops every reply; SKIP drops
+	// the next command's (skipNext becomes skip when a command ends);
+	// replyOn marks the CLIENT REPLY ON whose +OK is sent anyway.
+	replyOff, replySkip, replySkipNext, replyOn bool
 }
 
 // New makes a gateway; call Serve.
@@ -303,7 +309,7 @@ func (s *Server) dispatch(conn redcon.Conn, rc redcon.Command) {
 	if cmd == nil {
 		return
 	}
-	if cmd.batch != nil && len(c.conn.PeekPipeline()) > 0 && s.runBatch(c, cmd, rc) {
+	if cmd.batch != nil && len(c.conn.PeekPipeline()) > 0 && s.batchable(c) && s.runBatch(c, cmd, rc) {
 		return
 	}
 	s.run(c, cmd, rc.Args)
@@ -343,8 +349,48 @@ func (s *Server) admit(c *client, args [][]byte) *command {
 	return cmd
 }
 
+// batchable tells whether the connection may batch its pipeline: not while
+// CLIENT REPLY drops replies or CLIENT PAUSE holds commands, which run()
+// applies one command at a time.
+func (s *Server) batchable(c *client) bool {
+	return !c.replyOff && !c.replySkip && s.pausedUntil.Load() < time.Now().UnixNano()
+}
+
 // run calls an admitted command and keeps its statistics.
 func (s *Server) run(c *client, cmd *command, args [][]byte) {
+	if until := s.pausedUntil.Load(); until > 0 {
+		if d := time.Until(time.Unix(0, until)); d > 0 {
+			select { // CLIENT PAUSE
+			case <-time.After(d):
+			case <-c.ctx.Done():
+				return
+			}
+		}
+	}
+	suppress := c.replyOff || c.replySkip
+	var before int
+	if suppress {
+		before = len(redcon.BaseWriter(c.conn).Buffer()) // a copy: a rare path
+	}
+	s.runCommand(c, cmd, args)
+	if suppress && !c.replyOn {
+		w := redcon.BaseWriter(c.conn)
+		if buf := w.Buffer(); len(buf) > before {
+			w.SetBuffer(buf[:before])
+		}
+	}
+	// Redis' resetClient: SKIP lasts one command (a CLIENT command keeps it).
+	c.replyOn = false
+	if cmd.name != "client" {
+		c.replySkip = false
+	}
+	if c.replySkipNext {
+		c.replySkip, c.replySkipNext = true, false
+	}
+}
+
+// runCommand calls the command and keeps its statistics.
+func (s *Server) runCommand(c *client, cmd *command, args [][]byte) {
 	start := time.Now()
 	c.lastCmd.Store(cmd.name)
 	c.lastAt.Store(start.UnixMilli())
