@@ -106,7 +106,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		}
 	}
 	an, err := actors.Start(actors.Options{
-		NodeID: id, Seed: seed, Clock: cfg.Clock, Logger: n.log,
+		NodeID: id, Seed: seed, Clock: cfg.Clock, Logger: n.log, LoadLater: true,
 		Limits: func() actors.Limits {
 			c := n.settings.Load()
 			return actors.Limits{MaxMemory: c.MaxMemory, Policy: string(c.MaxMemoryPolicy)}
@@ -125,17 +125,11 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.actors = an
-	if sc.AOFEnqueueJobsOnce {
-		// A one-shot (SPEC.md §15): the jobs are back in their queues, so
-		// the next start must not do it again.
-		if err := n.settings.Update(func(c *config.Config) error { c.AOFEnqueueJobsOnce = false; return nil }); err == nil && cfg.ConfigPath != "" {
-			if err := n.settings.Rewrite(); err != nil {
-				n.log.Warn("cannot rewrite the config file after aof-enqueue-jobs-once", zap.Error(err))
-			}
-		}
-	}
 	if cfg.NoGateway {
 		close(n.served)
+		if err := n.load(sc); err != nil {
+			return nil, err
+		}
 		return n, nil
 	}
 	n.ln = cfg.Listener
@@ -169,8 +163,36 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.gw = gateway.New(gwOpts)
 	go func() { n.served <- n.gw.Serve(n.ln) }()
+	// The port is open while the append-only file loads: clients get
+	// -LOADING rather than a refused connection (SPEC.md §2).
+	if err := n.load(sc); err != nil {
+		_ = n.Stop()
+		return nil, err
+	}
 	n.log.Info("node started", zap.String("id", id), zap.String("addr", n.ln.Addr().String()))
 	return n, nil
+}
+
+// load replays the append-only file, then undoes the one-shot
+// aof-enqueue-jobs-once.
+func (n *Node) load(sc *config.Config) error {
+	if err := n.actors.Load(); err != nil {
+		if n.gw == nil {
+			n.actors.Stop()
+			n.closeNodesConf()
+		}
+		return err
+	}
+	if sc.AOFEnqueueJobsOnce {
+		// A one-shot (SPEC.md §15): the jobs are back in their queues, so
+		// the next start must not do it again.
+		if err := n.settings.Update(func(c *config.Config) error { c.AOFEnqueueJobsOnce = false; return nil }); err == nil && n.settings.Path() != "" {
+			if err := n.settings.Rewrite(); err != nil {
+				n.log.Warn("cannot rewrite the config file after aof-enqueue-jobs-once", zap.Error(err))
+			}
+		}
+	}
+	return nil
 }
 
 func (n *Node) closeNodesConf() {

@@ -29,10 +29,12 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"bufio"
 	disque "github.com/godisque/godisque"
 	"github.com/godisque/godisque/actors/aof"
 	"github.com/godisque/godisque/config"
 	"github.com/godisque/godisque/protocol"
+	"io"
 )
 
 // --------------------------------- Harness -----------------------------------
@@ -1188,4 +1190,98 @@ func TestPersistReadOnlyDirectory(t *testing.T) {
 		t.Fatal("ADDJOB after the failed CONFIG SET")
 	}
 	p.stop()
+}
+
+// While a node loads its append-only file its port is already open: a
+// client gets -LOADING for ordinary commands, INFO (loading:1) and the other
+// loading-safe commands answer, and once the load is done everything is
+// served. disque.Start itself returns only after the load.
+func TestPersistLoadingAnswersLOADING(t *testing.T) {
+	dir := t.TempDir()
+	const jobs = 100_000
+	w, err := aof.Create(filepath.Join(dir, "disque.aof"), aof.No)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UnixMilli()
+	for i := 0; i < jobs; i++ {
+		id := fmt.Sprintf("D-00000000-%024d-05a1", i)
+		if err := w.Append(&protocol.Job{Id: id, Queue: "big", Body: []byte("012345678901234567890123"),
+			State: protocol.JobState_QUEUED, Repl: 1, Ctime: now*1_000_000 + int64(i),
+			EtimeMs: now + 3_600_000, QtimeMs: now + 60_000, Retry: 60}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Dir, cfg.AppendOnly = dir, true
+	started := make(chan *disque.Node, 1)
+	go func() {
+		n, err := disque.Start(context.Background(), disque.Config{Server: cfg, Listener: ln})
+		if err != nil {
+			t.Error(err)
+		}
+		started <- n
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String()) // accepted by the kernel before Start serves
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rd := bufio.NewReader(c)
+	send := func(cmd string) string {
+		t.Helper()
+		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+		if _, err := c.Write([]byte(cmd + "\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		line, err := rd.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(line, "$") { // a bulk reply: read its body
+			size, _ := strconv.Atoi(strings.TrimSpace(line[1:]))
+			buf := make([]byte, size+2)
+			if _, err := io.ReadFull(rd, buf); err != nil {
+				t.Fatal(err)
+			}
+			return line + string(buf)
+		}
+		return line
+	}
+	sawLoading := false
+	for {
+		r := send("QLEN big")
+		if r == "-LOADING Disque is loading the dataset in memory\r\n" {
+			if !sawLoading {
+				if info := send("INFO persistence"); !strings.Contains(info, "loading:1\r\n") {
+					t.Fatalf("INFO during the load = %q, want loading:1", info)
+				}
+			}
+			sawLoading = true
+			time.Sleep(5 * time.Millisecond)
+			continue
+		}
+		if r != fmt.Sprintf(":%d\r\n", jobs) {
+			t.Fatalf("QLEN = %q, want -LOADING or :%d", r, jobs)
+		}
+		break
+	}
+	if !sawLoading {
+		t.Fatalf("never saw -LOADING while %d jobs loaded", jobs)
+	}
+	if info := send("INFO persistence"); !strings.Contains(info, "loading:0\r\n") {
+		t.Fatalf("INFO after the load = %q, want loading:0", info)
+	}
+	n := <-started
+	if n == nil {
+		t.FailNow()
+	}
+	_ = n.Stop()
 }

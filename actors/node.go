@@ -47,6 +47,9 @@ type Options struct {
 	System *actor.ActorSystem
 	// Persist reads the live append-only-file settings; nil: in memory.
 	Persist func() PersistOptions
+	// LoadLater leaves the append-only file to a later call of Load, so a
+	// server can listen (answering -LOADING) while it loads.
+	LoadLater bool
 }
 
 // Limits are the memory settings of SPEC.md §14.
@@ -95,6 +98,7 @@ type Node struct {
 	blocked   atomic.Int64 // blocked GETJOB clients, counted per queue
 	leaving   atomic.Bool
 	stopped   atomic.Bool
+	loading   atomic.Bool
 	lastEvict atomic.Int64
 
 	// The append-only file (persist.go).
@@ -141,16 +145,29 @@ func Start(opts Options) (*Node, error) {
 		n.Stop()
 		return nil, fmt.Errorf("actors: spawn aof actor: %w", err)
 	}
-	if err := n.loadAOF(); err != nil {
-		n.Stop()
-		return nil, err
-	}
-	if err := n.openAOF(); err != nil {
-		n.Stop()
-		return nil, err
+	if !opts.LoadLater {
+		if err := n.Load(); err != nil {
+			n.Stop()
+			return nil, err
+		}
 	}
 	return n, nil
 }
+
+// Load replays the append-only file and opens it for writing (Start does it
+// unless Options.LoadLater). While it runs, Loading is true.
+func (n *Node) Load() error {
+	n.loading.Store(true)
+	defer n.loading.Store(false)
+	if err := n.loadAOF(); err != nil {
+		return err
+	}
+	return n.openAOF()
+}
+
+// Loading tells whether the node is loading its append-only file: Disque
+// answers -LOADING to most commands meanwhile.
+func (n *Node) Loading() bool { return n.loading.Load() }
 
 // ProtoactorLogger routes protoactor's slog output into zap at Warn and
 // above: the library is noisy at Info (PROTOACTOR.md §1.8).

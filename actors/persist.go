@@ -595,5 +595,7 @@ func (n *Node) ReloadAOF() error {
 		return err
 	}
 	n.Flush()
+	n.loading.Store(true)
+	defer n.loading.Store(false)
 	return n.loadAOF()
 }

@@ -122,7 +122,7 @@ func (s *Server) infoSection(sec string) []string {
 		if a.Rewriting {
 			current = int64(time.Since(a.RewriteStarted).Seconds())
 		}
-		lines = []string{kv("loading", 0), kv("aof_enabled", b2i(a.Enabled)), kv("aof_state", a.State),
+		lines = []string{kv("loading", b2i(s.node.Loading())), kv("aof_enabled", b2i(a.Enabled)), kv("aof_state", a.State),
 			kv("aof_rewrite_in_progress", b2i(a.Rewriting)), kv("aof_rewrite_scheduled", 0),
 			kv("aof_last_rewrite_time_sec", a.LastRewriteSecs), kv("aof_current_rewrite_time_sec", current),
 			kv("aof_last_bgrewrite_status", a.LastRewriteStatus), kv("aof_last_write_status", a.LastWriteStatus)}

@@ -86,8 +86,9 @@ type Server struct {
 	// pausedUntil is CLIENT PAUSE's deadline (unix ns): commands wait for it.
 	pausedUntil atomic.Int64
 
-	mu      sync.Mutex // guards clients; lock order: none other is held
+	mu      sync.Mutex // guards clients, srv, ln, start and shut; no other lock is held with it
 	clients map[int64]*client
+	shut    bool // Close was called
 	nextID  atomic.Int64
 }
 
@@ -138,17 +139,22 @@ func Listen(addr string, limits Limits) (net.Listener, error) {
 
 // Serve answers connections on ln until Close.
 func (s *Server) Serve(ln net.Listener) error {
-	s.start = time.Now()
 	ln = &countingListener{Listener: ln, out: &s.stats.netOut}
-	s.ln = ln
-	s.srv = redcon.NewServerNetwork("tcp", ln.Addr().String(), s.dispatch, s.accept, s.closed)
+	srv := redcon.NewServerNetwork("tcp", ln.Addr().String(), s.dispatch, s.accept, s.closed)
 	if t := s.settings().Timeout; t > 0 {
 		// Disque's `timeout`: close a client idle that many seconds. A
 		// blocked GETJOB is not idle: redcon arms the deadline only while
 		// it reads.
-		s.srv.SetIdleClose(time.Duration(t) * time.Second)
+		srv.SetIdleClose(time.Duration(t) * time.Second)
 	}
-	err := s.srv.Serve(ln)
+	s.mu.Lock()
+	if s.shut {
+		s.mu.Unlock()
+		return ln.Close() // closed before it served
+	}
+	s.start, s.ln, s.srv = time.Now(), ln, srv
+	s.mu.Unlock()
+	err := srv.Serve(ln)
 	if errors.Is(err, net.ErrClosed) {
 		return nil
 	}
@@ -170,14 +176,16 @@ func (s *Server) port() int {
 // Close stops accepting, closes every connection and unblocks their commands.
 func (s *Server) Close() error {
 	s.mu.Lock()
+	s.shut = true
 	for _, c := range s.clients {
 		c.cancel()
 	}
+	srv := s.srv
 	s.mu.Unlock()
-	if s.srv == nil {
-		return nil
+	if srv == nil {
+		return nil // Serve will see shut and not start
 	}
-	return s.srv.Close()
+	return srv.Close()
 }
 
 func (s *Server) settings() *config.Config { return s.opts.Settings.Load() }
@@ -241,6 +249,8 @@ type command struct {
 	denyOOM bool
 	// write commands change state: refused while the AOF cannot be written.
 	write bool
+	// loadingOK commands are served while the node loads its file.
+	loadingOK bool
 	// batch, for the commands a pipeline may batch (ADDJOB, GETJOB NOHANG
 	// on one queue), parses the arguments and says whether this call can
 	// join a batch (pipeline.go).
@@ -257,6 +267,7 @@ func register(table map[string]*command, cmds ...*command) {
 		}
 		cmd.denyOOM = slices.Contains(cmd.flags, "denyoom")
 		cmd.write = slices.Contains(cmd.flags, "write")
+		cmd.loadingOK = slices.Contains(cmd.flags, "loading")
 		table[cmd.name] = cmd
 	}
 }
@@ -331,6 +342,10 @@ func (s *Server) admit(c *client, args [][]byte) *command {
 	}
 	if !c.authed && cmd.name != "auth" && s.settings().RequirePass != "" {
 		c.err(ErrNoAuth)
+		return nil
+	}
+	if !cmd.loadingOK && s.node.Loading() {
+		c.err(ErrLoading)
 		return nil
 	}
 	if (cmd.write || cmd.name == "ping") && s.node.AOFError() != nil {
