@@ -471,6 +471,19 @@ func (n *Node) block(ctx context.Context, queues []string, m *protocol.GetJob) p
 	for _, q := range queues {
 		n.send(q, true, &opBlock{w: w})
 	}
+	// Counted once the registrations are in every queue's mailbox: a kick
+	// (FLUSHALL, LEAVING) sent after INFO shows the client is queued after
+	// them and finds it.
+	n.blocked.Add(1)
+	defer n.blocked.Add(-1)
+	if n.leaving.Load() && w.Claim() {
+		// The node started leaving between GETJOB's check and now: its kick
+		// may have passed the queues before this client was registered.
+		for _, q := range queues {
+			n.send(q, false, &opUnblock{w: w})
+		}
+		return errLeaving
+	}
 	var expired chan struct{}
 	// A timeout beyond what a time.Duration holds (292 years) is forever.
 	if m.TimeoutMs > 0 && m.TimeoutMs < math.MaxInt64/int64(time.Millisecond) {

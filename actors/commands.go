@@ -67,7 +67,7 @@ func (q *Queue) Take(now int64, n int) (items []*protocol.JobItem, available int
 func (q *Queue) Block(now int64, w *Waiter) {
 	q.touch(now)
 	q.waiters = append(q.waiters, w)
-	q.env.Blocked(1)
+	q.blockedDelta(1)
 	q.serveWaiters(now)
 }
 
@@ -76,7 +76,7 @@ func (q *Queue) Unblock(w *Waiter) {
 	for i, x := range q.waiters {
 		if x == w {
 			q.waiters = append(q.waiters[:i], q.waiters[i+1:]...)
-			q.env.Blocked(-1)
+			q.blockedDelta(-1)
 			return
 		}
 	}
@@ -86,7 +86,7 @@ func (q *Queue) Unblock(w *Waiter) {
 // Disque does on LEAVING, DEBUG FLUSHALL and CLUSTER RESET.
 func (q *Queue) Kick(err *protocol.Error) {
 	for _, w := range q.waiters {
-		q.env.Blocked(-1)
+		q.blockedDelta(-1)
 		if w.Claim() {
 			q.emit(Deliver{W: w, Wake: Wake{Err: err}})
 		}

@@ -95,7 +95,7 @@ type Node struct {
 	spawned   atomic.Uint64 // queue actors ever spawned: seeds their rand
 	lastCtime atomic.Int64
 	visible   atomic.Int64 // Disque-visible queue objects
-	blocked   atomic.Int64 // blocked GETJOB clients, counted per queue
+	blocked   atomic.Int64 // blocked GETJOB clients, once per client
 	leaving   atomic.Bool
 	stopped   atomic.Bool
 	loading   atomic.Bool
@@ -280,7 +280,6 @@ func (n *Node) env() *Env {
 		NodeID: n.ID, Dir: n.dir, Mem: &n.mem,
 		Rand:    rand.New(rand.NewPCG(n.seed, k)),
 		Visible: func(d int) { n.visible.Add(int64(d)) },
-		Blocked: func(d int) { n.blocked.Add(int64(d)) },
 		Durable: n.durable.Load,
 	}
 }

@@ -33,7 +33,9 @@ type Env struct {
 	Rand   *rand.Rand
 	// Visible is told when a queue object appears (+1) or is evicted (-1).
 	Visible func(delta int)
-	// Blocked is told when clients block on the queue (+n) or leave it (-n).
+	// Blocked is told when clients block on the queue (+n) or leave it
+	// (-n); nil for nobody. (The node counts blocked clients itself, once
+	// per client however many queues it waits on.)
 	Blocked func(delta int)
 	// Durable tells whether the append-only file is on: records are built
 	// and emitted only then. nil means never.
@@ -137,6 +139,12 @@ func (q *Queue) Outbox() []Effect {
 }
 
 func (q *Queue) emit(e Effect) { q.out = append(q.out, e) }
+
+func (q *Queue) blockedDelta(d int) {
+	if q.env.Blocked != nil {
+		q.env.Blocked(d)
+	}
+}
 
 func (q *Queue) durable() bool { return q.env.Durable != nil && q.env.Durable() }
 
@@ -331,7 +339,7 @@ func (q *Queue) serveWaiters(now int64) {
 		w := q.waiters[0]
 		q.waiters[0] = nil
 		q.waiters = q.waiters[1:]
-		q.env.Blocked(-1)
+		q.blockedDelta(-1)
 		if !w.Claim() {
 			continue // served by another queue, or timed out
 		}

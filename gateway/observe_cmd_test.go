@@ -220,3 +220,23 @@ func TestClientPause(t *testing.T) {
 	}
 	other.xread()
 }
+
+// INFO blocked_clients counts clients, not the queues they wait on; QSTAT
+// counts per queue.
+func TestInfoBlockedClientsCountsClients(t *testing.T) {
+	tn := startNode(t)
+	r := tn.raw(t)
+	r.send(xmbulk("GETJOB", "TIMEOUT", "20000", "FROM", "bc1", "bc2", "bc3"))
+	xwaitInfo(t, tn, "blocked_clients", "1")
+	for _, q := range []string{"bc1", "bc2", "bc3"} {
+		st := xdo(t, tn, "QSTAT", q).([]any)
+		if st[8] != "blocked" || st[9] != int64(1) {
+			t.Fatalf("QSTAT %s blocked = %v %v, want blocked 1", q, st[8], st[9])
+		}
+	}
+	xdo(t, tn, "ADDJOB", "bc2", "x", 0)
+	if v := r.xread(); v.kind != '*' || len(v.arr) != 1 || v.arr[0].arr[0].str != "bc2" {
+		t.Fatalf("woken with %+v", v)
+	}
+	xwaitInfo(t, tn, "blocked_clients", "0")
+}
