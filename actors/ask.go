@@ -121,7 +121,7 @@ func (n *Node) callQueue(name string, create bool, msg any) (proto.Message, bool
 	if !ok {
 		return nil, false
 	}
-	return asMessage(<-done), true
+	return asMessage(n.recv(done)), true
 }
 
 func asMessage(v any) proto.Message {
@@ -172,7 +172,7 @@ func (n *Node) byIDs(ids []string, mk func([]string) any) proto.Message {
 	}
 	var total int64
 	for _, done := range pending {
-		if c, ok := (<-done).(*protocol.Count); ok {
+		if c, ok := n.recv(done).(*protocol.Count); ok {
 			total += c.N
 		}
 	}
@@ -336,7 +336,7 @@ func (n *Node) broadcast(msg any) {
 		}
 	}
 	for _, done := range pending {
-		<-done
+		n.recv(done)
 	}
 }
 
@@ -405,7 +405,7 @@ func (n *Node) sweep(queues []string, count int) ([]*protocol.JobItem, *protocol
 	}
 	uniq := dedupe(queues)
 	if len(uniq) == 1 {
-		r := result(<-take(uniq[0], count))
+		r := result(n.recv(take(uniq[0], count)))
 		if r == nil {
 			return nil, failed
 		}
@@ -417,7 +417,7 @@ func (n *Node) sweep(queues []string, count int) ([]*protocol.JobItem, *protocol
 		pending[i] = take(q, 0)
 	}
 	for i, done := range pending {
-		if r := result(<-done); r != nil {
+		if r := result(n.recv(done)); r != nil {
 			left[uniq[i]] = r.available
 		}
 	}
@@ -445,7 +445,7 @@ func (n *Node) sweep(queues []string, count int) ([]*protocol.JobItem, *protocol
 	}
 	for i, done := range pending {
 		if done != nil {
-			if r := result(<-done); r != nil {
+			if r := result(n.recv(done)); r != nil {
 				got[uniq[i]] = r.items
 			}
 		}
@@ -610,7 +610,7 @@ func (n *Node) AskBatch(ctx context.Context, reqs []proto.Message) []proto.Messa
 		pending[k], _ = n.send(q, true, &opBatch{ops: groups[q].ops})
 	}
 	for k, q := range order {
-		replies, _ := (<-pending[k]).([]any)
+		replies, _ := n.recv(pending[k]).([]any)
 		for j, i := range groups[q].idx {
 			var r any
 			if j < len(replies) {

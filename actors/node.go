@@ -98,6 +98,7 @@ type Node struct {
 	blocked   atomic.Int64 // blocked GETJOB clients, once per client
 	leaving   atomic.Bool
 	stopped   atomic.Bool
+	halted    chan struct{} // closed once Stop is done: nobody waits on a queue after
 	loading   atomic.Bool
 	lastEvict atomic.Int64
 
@@ -117,6 +118,7 @@ func Start(opts Options) (*Node, error) {
 	n := &Node{
 		clock: opts.Clock, log: opts.Logger, limits: opts.Limits, persistOpts: opts.Persist,
 		dir: NewDirectory(), queues: newShardedMap[*queueRef](), seed: opts.Seed,
+		halted: make(chan struct{}),
 	}
 	if n.clock == nil {
 		n.clock = SystemClock{}
@@ -203,8 +205,21 @@ func (n *Node) Stop() {
 		_ = n.sys.Root.PoisonFuture(n.aofPID).Wait()
 	}
 	_ = n.sys.Root.PoisonFuture(n.pid).Wait()
+	close(n.halted)
 	if n.ownSys {
 		n.sys.Shutdown()
+	}
+}
+
+// recv waits for a queue actor's answer, or for the node to have stopped: a
+// stopping actor drops the messages still in its mailbox without a word
+// (PROTOACTOR.md §1.2), and a caller must not wait for them forever.
+func (n *Node) recv(done chan any) any {
+	select {
+	case v := <-done:
+		return v
+	case <-n.halted:
+		return errStopped
 	}
 }
 

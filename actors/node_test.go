@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -69,5 +70,54 @@ func TestBlockedGetJobWakesOnAdd(t *testing.T) {
 	}
 	for n.Stats().BlockedClients != 0 {
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// Stopping a node answers every call in flight, and every later one, with
+// an error: none waits forever on a queue actor that is gone.
+func TestStopAnswersEveryCall(t *testing.T) {
+	n, err := Start(Options{NodeID: testNodeID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	done := make(chan struct{})
+	for i := 0; i < 8; i++ {
+		go func(i int) {
+			defer func() { done <- struct{}{} }()
+			q := fmt.Sprint("q", i%3)
+			for {
+				r := n.Ask(ctx, &protocol.AddJob{Queue: q, Body: []byte("x"), Retry: -1})
+				if _, ok := r.(*protocol.AddJobReply); ok {
+					n.Ask(ctx, &protocol.GetJob{Queues: []string{q}, Nohang: true, Count: 2})
+					continue
+				}
+				if e, ok := r.(*protocol.Error); !ok || e.Text != errStopped.Text {
+					t.Errorf("ADDJOB while stopping = %v", r)
+				}
+				return
+			}
+		}(i)
+	}
+	time.Sleep(50 * time.Millisecond)
+	n.Stop()
+	for i := 0; i < 8; i++ {
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("a call was still waiting 10 s after Stop")
+		}
+	}
+	// The mechanism itself, deterministically: an answer a stopped queue
+	// actor dropped never comes, and waiting for it must end.
+	got := make(chan any, 1)
+	go func() { got <- n.recv(make(chan any)) }()
+	select {
+	case r := <-got:
+		if r != errStopped {
+			t.Fatalf("waiting on a stopped node = %v, want %v", r, errStopped)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("waiting for a dropped answer hangs after Stop")
 	}
 }

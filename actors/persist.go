@@ -379,7 +379,7 @@ func (n *Node) snapshot(emit func(protocol.Message) error) error {
 		if !ok {
 			continue
 		}
-		jobs, _ := (<-done).([]*protocol.Job)
+		jobs, _ := n.recv(done).([]*protocol.Job)
 		for _, j := range jobs {
 			if err := emit(j); err != nil {
 				return err
@@ -541,7 +541,7 @@ func (n *Node) loadAOF() error {
 	}
 	restored := 0
 	for _, done := range pending {
-		if k, ok := (<-done).(int); ok {
+		if k, ok := n.recv(done).(int); ok {
 			restored += k
 		}
 	}

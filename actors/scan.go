@@ -32,7 +32,7 @@ func (n *Node) qscan(m *protocol.Qscan) proto.Message {
 		if done == nil {
 			continue
 		}
-		info, ok := (<-done).(*protocol.QueueInfo)
+		info, ok := n.recv(done).(*protocol.QueueInfo)
 		if !ok || !info.Found {
 			continue
 		}
@@ -81,7 +81,7 @@ func (n *Node) jscan(m *protocol.Jscan) proto.Message {
 		if done == nil {
 			continue
 		}
-		infos, _ := (<-done).([]*protocol.JobInfo)
+		infos, _ := n.recv(done).([]*protocol.JobInfo)
 		for _, in := range infos {
 			if in == nil || !stateIn(in.State, m.States) {
 				continue
