@@ -50,21 +50,40 @@ func (s *Server) cmdGETJOB(c *client, args [][]byte) {
 		c.err(err)
 		return
 	}
-	// >> Operation: may block this connection until a job, the timeout, or
-	// the client's disconnection.
+	// >> Operation. Most GETJOBs find a job at once: try without blocking
+	// first, and pay for watching the socket (a goroutine and several
+	// syscalls) only when this connection is about to block until a job,
+	// the timeout, or the client's disconnection.
+	if !m.Nohang {
+		probe := *m
+		probe.Nohang = true
+		r := s.node.Ask(c.ctx, &probe)
+		if jobs, ok := r.(*protocol.Jobs); !ok || len(jobs.Jobs) > 0 {
+			s.getjobReply(c, m, r)
+			return
+		}
+	}
+	if m.Nohang {
+		s.getjobReply(c, m, s.node.Ask(c.ctx, m))
+		return
+	}
 	ctx, stop := c.watchDisconnect()
 	r := s.node.Ask(ctx, m)
 	gone := stop()
-	// >> Response: jobs, or a null multibulk.
-	if jobs, ok := r.(*protocol.Jobs); ok {
-		if gone && len(jobs.Jobs) > 0 {
-			// The client left while the job was on its way: nobody would
-			// read it, so it goes back to the head of its queue.
-			for _, j := range jobs.Jobs {
-				s.node.GiveBack(j)
-			}
-			return
+	if jobs, ok := r.(*protocol.Jobs); ok && gone && len(jobs.Jobs) > 0 {
+		// The client left while the job was on its way: nobody would read
+		// it, so it goes back to the head of its queue.
+		for _, j := range jobs.Jobs {
+			s.node.GiveBack(j)
 		}
+		return
+	}
+	s.getjobReply(c, m, r)
+}
+
+// getjobReply writes GETJOB's answer: jobs, or a null multibulk.
+func (s *Server) getjobReply(c *client, m *protocol.GetJob, r any) {
+	if jobs, ok := r.(*protocol.Jobs); ok {
 		c.append(func(b []byte) []byte { return appendJobs(b, jobs, m.Withcounters, true) })
 		return
 	}
