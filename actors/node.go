@@ -48,7 +48,8 @@ type Options struct {
 	// Persist reads the live append-only-file settings; nil: in memory.
 	Persist func() PersistOptions
 	// LoadLater leaves the append-only file to a later call of Load, so a
-	// server can listen (answering -LOADING) while it loads.
+	// server can listen (answering -LOADING) while it loads. The node counts
+	// as loading from Start until Load returns.
 	LoadLater bool
 }
 
@@ -147,6 +148,7 @@ func Start(opts Options) (*Node, error) {
 		n.Stop()
 		return nil, fmt.Errorf("actors: spawn aof actor: %w", err)
 	}
+	n.loading.Store(true) // until Load is done
 	if !opts.LoadLater {
 		if err := n.Load(); err != nil {
 			n.Stop()
@@ -159,7 +161,7 @@ func Start(opts Options) (*Node, error) {
 // Load replays the append-only file and opens it for writing (Start does it
 // unless Options.LoadLater). While it runs, Loading is true.
 func (n *Node) Load() error {
-	n.loading.Store(true)
+	n.loading.Store(true) // already so since Start; kept for a second call
 	defer n.loading.Store(false)
 	if err := n.loadAOF(); err != nil {
 		return err
