@@ -6,7 +6,6 @@ package disque
 import (
 	"context"
 	cryptorand "crypto/rand"
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -333,6 +332,3 @@ func count(n *Node, ctx context.Context, req proto.Message) (int64, error) {
 	}
 	return r.N, nil
 }
-
-// ErrStopped is returned when the node has stopped.
-var ErrStopped = errors.New("disque: node stopped")

@@ -3,7 +3,6 @@ package actors
 import (
 	"context"
 	cryptorand "crypto/rand"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -74,9 +73,6 @@ var (
 	errRetryRange = &protocol.Error{Text: "ERR RETRY time must be a non negative number"}
 	errDelayRange = &protocol.Error{Text: "ERR DELAY time must be a non negative number"}
 )
-
-// ErrStopped is returned by calls on a stopped node.
-var ErrStopped = errors.New("actors: node stopped")
 
 // Node is a running node; see the chapter comment.
 type Node struct {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -126,15 +125,6 @@ func New(opts Options) *Server {
 	}
 	s.table = s.commands()
 	return s
-}
-
-// Listen opens the client port (host:port).
-func Listen(addr string, limits Limits) (net.Listener, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	return NewGuardListener(ln, limits), nil
 }
 
 // Serve answers connections on ln until Close.
@@ -500,8 +490,6 @@ func (st *stats) opsPerSec() int64 {
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 func lower(b []byte) string { return strings.ToLower(string(b)) }
-
-func sortStrings(s []string) { sort.Strings(s) }
 
 // countingListener counts the bytes written to every connection it accepts
 // (INFO total_net_output_bytes).
