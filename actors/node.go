@@ -50,6 +50,8 @@ type Options struct {
 	// server can listen (answering -LOADING) while it loads. The node counts
 	// as loading from Start until Load returns.
 	LoadLater bool
+	// Bus connects the node to its cluster; nil: the node is alone.
+	Bus Bus
 }
 
 // Limits are the memory settings of SPEC.md §14.
