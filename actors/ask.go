@@ -30,9 +30,13 @@ func (n *Node) Ask(ctx context.Context, req proto.Message) proto.Message {
 	case *protocol.GetJob:
 		return n.getJob(ctx, m)
 	case *protocol.AckJob:
-		return n.byIDs(m.Ids, func(ids []string) any { return &protocol.AckJob{Ids: ids} })
+		r := n.byIDs(m.Ids, func(ids []string) any { return &protocol.AckJob{Ids: ids} })
+		n.dummyAcks(m.Ids)
+		return r
 	case *protocol.FastAck:
-		return n.byIDs(m.Ids, func(ids []string) any { return &protocol.FastAck{Ids: ids} })
+		r := n.byIDs(m.Ids, func(ids []string) any { return &protocol.FastAck{Ids: ids} })
+		n.fastAckUnknown(m.Ids)
+		return r
 	case *protocol.DelJob:
 		return n.byIDs(m.Ids, func(ids []string) any { return &protocol.DelJob{Ids: ids} })
 	case *protocol.Dequeue:
@@ -74,10 +78,14 @@ func (n *Node) Ask(ctx context.Context, req proto.Message) proto.Message {
 		return &protocol.QueueInfo{}
 	case *protocol.Pause:
 		create := m.Replace && m.Flags != 0
+		var reply proto.Message = &protocol.PauseReply{State: "none"}
 		if r, ok := n.callQueue(m.Queue, create, m); ok {
-			return r
+			reply = r
 		}
-		return &protocol.PauseReply{State: "none"}
+		if r, ok := reply.(*protocol.PauseReply); ok && m.Bcast && n.bus != nil {
+			n.tell(n.bus.Others(), &protocol.PauseMsg{Queue: m.Queue, Flags: pauseFlags(r.State)})
+		}
+		return reply
 	case *protocol.Qscan:
 		return n.qscan(m)
 	case *protocol.Jscan:
@@ -177,6 +185,52 @@ func (n *Node) byIDs(ids []string, mk func([]string) any) proto.Message {
 		}
 	}
 	return &protocol.Count{N: total}
+}
+
+// pauseFlags is the inverse of PauseName.
+func pauseFlags(state string) uint32 {
+	switch state {
+	case "in":
+		return PauseIn
+	case "out":
+		return PauseOut
+	case "all":
+		return PauseIn | PauseOut
+	}
+	return 0
+}
+
+// dummyAcks records, in a cluster, an ack for every at-least-once ID this
+// node does not know (SPEC.md §5.3), so the ack reaches the nodes that hold
+// the job. A node leaving the cluster makes none.
+func (n *Node) dummyAcks(ids []string) {
+	if n.clusterSize() < 2 || n.leaving.Load() {
+		return
+	}
+	var unknown []string
+	for _, id := range ids {
+		if _, ok := n.dir.Get(id); !ok && !protocol.JobIDAtMostOnce(id) {
+			unknown = append(unknown, id)
+		}
+	}
+	if len(unknown) > 0 {
+		if done, ok := n.send(dummyQueue, true, &opDummyAck{ids: unknown}); ok {
+			n.recv(done)
+		}
+	}
+}
+
+// fastAckUnknown tells every node to delete the jobs FASTACK named that
+// this node does not know (SPEC.md §5.4).
+func (n *Node) fastAckUnknown(ids []string) {
+	if n.bus == nil {
+		return
+	}
+	for _, id := range ids {
+		if _, ok := n.dir.Get(id); !ok {
+			n.tell(n.bus.Others(), &protocol.DelJobMsg{Id: id})
+		}
+	}
 }
 
 // ---------------------------------- ADDJOB -----------------------------------
@@ -295,7 +349,14 @@ func (n *Node) prepareAdd(m *protocol.AddJob) (*opAdd, *protocol.Error) {
 	} else {
 		j.Qtime = now + retry*1000
 	}
-	return &opAdd{job: j, maxlen: m.Maxlen}, nil
+	op := &opAdd{job: j, maxlen: m.Maxlen}
+	// Other nodes are involved when the job needs copies elsewhere, or this
+	// node cannot keep one (SPEC.md §5.1 steps 6 and 10).
+	if extrepl || additional > 0 {
+		op.cluster = true
+		op.opts = AddOptions{Maxlen: m.Maxlen, TimeoutMs: m.TimeoutMs, Async: m.Async, External: extrepl}
+	}
+	return op, nil
 }
 
 // CheckOOM is SPEC.md §14 for the commands that may use memory: above 95%
@@ -576,6 +637,11 @@ func (n *Node) AskBatch(ctx context.Context, reqs []proto.Message) []proto.Messa
 	}
 	groups := make(map[string]*group)
 	var order []string
+	type soloReq struct {
+		i    int
+		done chan any
+	}
+	var solo []soloReq
 	add := func(queue string, i int, op any) {
 		g := groups[queue]
 		if g == nil {
@@ -594,6 +660,13 @@ func (n *Node) AskBatch(ctx context.Context, reqs []proto.Message) []proto.Messa
 				out[i] = err
 				continue
 			}
+			if op.cluster {
+				// Its answer may wait for other nodes: sent on its own, so
+				// the replications of a pipeline overlap.
+				done, _ := n.send(m.Queue, true, op)
+				solo = append(solo, soloReq{i, done})
+				continue
+			}
 			add(m.Queue, i, op)
 		case *protocol.GetJob:
 			if m.Nohang && len(m.Queues) == 1 {
@@ -608,6 +681,9 @@ func (n *Node) AskBatch(ctx context.Context, reqs []proto.Message) []proto.Messa
 	pending := make([]chan any, len(order))
 	for k, q := range order {
 		pending[k], _ = n.send(q, true, &opBatch{ops: groups[q].ops})
+	}
+	for _, s := range solo {
+		out[s.i] = asMessage(n.recv(s.done))
 	}
 	for k, q := range order {
 		replies, _ := n.recv(pending[k]).([]any)

@@ -49,7 +49,9 @@ func (q *Queue) Add(now int64, j *Job, maxlen int64) *protocol.Error {
 // reports how many jobs could be taken.
 func (q *Queue) Take(now int64, n int) (items []*protocol.JobItem, available int) {
 	q.touch(now)
-	if q.pause&PauseOut != 0 {
+	if q.pause&PauseOut != 0 || q.queued.Len() == 0 {
+		// Nothing to give: maybe other nodes have some (SPEC.md §13).
+		q.needJobs(now, needClientsWaiting, q.leaving())
 		return nil, 0
 	}
 	for len(items) < n {
@@ -58,6 +60,9 @@ func (q *Queue) Take(now int64, n int) (items []*protocol.JobItem, available int
 			break
 		}
 		items = append(items, item(j))
+	}
+	if len(items) > 0 && q.queued.Len() == 0 {
+		q.needJobs(now, needReachedZero, q.leaving())
 	}
 	return items, q.queued.Len()
 }
@@ -69,6 +74,9 @@ func (q *Queue) Block(now int64, w *Waiter) {
 	q.waiters = append(q.waiters, w)
 	q.blockedDelta(1)
 	q.serveWaiters(now)
+	if len(q.waiters) > 0 && q.fed.waiterCron == 0 {
+		q.fed.waiterCron = now + waiterCronMs
+	}
 }
 
 // Unblock forgets a waiter that was served elsewhere, timed out or left.
@@ -85,6 +93,14 @@ func (q *Queue) Unblock(w *Waiter) {
 // Kick answers every blocked client with err (nil: an empty reply), as
 // Disque does on LEAVING, DEBUG FLUSHALL and CLUSTER RESET.
 func (q *Queue) Kick(err *protocol.Error) {
+	if err == errLeaving {
+		// ADDJOBs waiting for replication are kicked too, and cleaned up.
+		for id := range q.waits {
+			if j := q.lookup(id); j != nil {
+				q.failAdd(j, errLeaving)
+			}
+		}
+	}
 	for _, w := range q.waiters {
 		q.blockedDelta(-1)
 		if w.Claim() {
@@ -104,11 +120,12 @@ func (q *Queue) Ack(now int64, ids []string) int64 {
 		if j == nil {
 			continue
 		}
-		if j.State != StateAcked {
-			q.dequeue(j)
-			j.State = StateAcked
-			j.Confirmed = nil
-			q.unpersist(j)
+		if j.State == StateWaitRepl {
+			// Acked before its replication finished: its ADDJOB succeeds.
+			delete(q.waits, j.ID)
+			q.emit(AddDone{ID: j.ID})
+		}
+		if q.markAcked(now, j) {
 			n++
 		}
 		q.gc(now, j)
@@ -116,34 +133,68 @@ func (q *Queue) Ack(now int64, ids []string) int64 {
 	return n
 }
 
-// gc is one ack garbage-collection step (SPEC.md §12, tryJobGC). With every
-// node of nodes_delivered confirmed, the job is deleted here.
+// gc is one ack garbage-collection step (SPEC.md §12, tryJobGC): with every
+// node of nodes_delivered confirmed (always so for a job that never left
+// this node), the job is deleted here; otherwise the holders not yet
+// confirmed are sent SETACK (every node, for a dummy ack), and the step is
+// tried again with a back-off of 1 s doubling to 180 s.
 func (q *Queue) gc(now int64, j *Job) {
 	if j.Confirmed == nil {
-		j.Confirmed = []string{q.env.NodeID()}
+		j.Confirmed = []string{q.me()}
 	}
-	confirmed := 0
-	for _, n := range j.Delivered {
-		if containsNode(j.Confirmed, n) {
-			confirmed++
-		}
-	}
-	if confirmed == len(j.Delivered) {
+	dummy := len(j.Delivered) == 0
+	if !dummy && q.allConfirmed(j) {
 		q.remove(j)
 		return
 	}
+	if dummy && !q.clustered() {
+		q.remove(j)
+		return
+	}
+	if dummy {
+		q.send(q.peers().Others(), &protocol.SetAck{Id: j.ID})
+	} else {
+		var ask []string
+		for _, n := range j.Delivered {
+			if !containsNode(j.Confirmed, n) {
+				ask = append(ask, n)
+			}
+		}
+		q.send(ask, &protocol.SetAck{Id: j.ID, MayHave: uint32(len(j.Delivered))})
+	}
+	if q.gcBackoff == nil {
+		q.gcBackoff = make(map[string]int64)
+	}
+	d := min(max(q.gcBackoff[j.ID]*2, gcFirstMs), gcMaxMs)
+	q.gcBackoff[j.ID] = d
+	j.Qtime = now + d + q.jitter()
 	q.reschedule(j)
 }
 
-// FastAck is FASTACK: delete every known job, whatever its state.
-func (q *Queue) FastAck(ids []string) int64 { return q.Del(ids) }
+// FastAck is FASTACK (SPEC.md §5.4): delete every known job, whatever its
+// state, and tell every node that may hold it.
+func (q *Queue) FastAck(ids []string) int64 {
+	for _, id := range ids {
+		if j := q.lookup(id); j != nil {
+			q.send(j.Delivered, &protocol.DelJobMsg{Id: j.ID})
+		}
+	}
+	return q.Del(ids)
+}
 
-// Del is DELJOB (SPEC.md §5.8): delete known jobs whatever their state.
+// Del is DELJOB (SPEC.md §5.8): delete known jobs whatever their state. An
+// ADDJOB waiting for the job's replication gets NOREPL, and the nodes it
+// was sent to are told.
 func (q *Queue) Del(ids []string) int64 {
 	var n int64
 	for _, id := range ids {
 		j := q.lookup(id)
 		if j == nil {
+			continue
+		}
+		if j.State == StateWaitRepl {
+			q.failAdd(j, errReplRemoved)
+			n++
 			continue
 		}
 		if j.State == StateActive || j.State == StateQueued {
@@ -201,6 +252,7 @@ func (q *Queue) Working(now int64, id string) (int64, *protocol.Error) {
 		j.Qtime = q.retryAt(now, j)
 	}
 	q.reschedule(j)
+	q.send(j.Delivered, &protocol.WorkingMsg{Id: j.ID})
 	return int64(j.Retry), nil
 }
 
@@ -227,7 +279,7 @@ func (q *Queue) info(now int64, j *Job) *protocol.JobInfo {
 		Body:           j.Body, HasBody: true,
 	}
 	// Both are clamped at 0, as the original does for a time already due.
-	if j.Qtime != 0 {
+	if j.Qtime != 0 && j.State != StateAcked {
 		in.NextRequeueWithin, in.HasNextRequeue = max(0, j.Qtime-now), true
 	}
 	if j.heapIdx >= 0 {
@@ -314,6 +366,17 @@ func (q *Queue) evict() {
 // evicts the queue object when it has been idle long enough for the memory
 // level. It returns the next instant the queue wants a tick, 0 for never.
 func (q *Queue) Tick(now int64, memLevel int) int64 {
+	if len(q.waits) > 0 {
+		q.replicationTick(now)
+	}
+	if len(q.waiters) > 0 && q.fed.waiterCron != 0 && now >= q.fed.waiterCron {
+		// Blocked clients ask other nodes for jobs about once a second.
+		q.fed.waiterCron = now + waiterCronMs
+		q.needJobs(now, needClientsWaiting, q.leaving())
+	}
+	if len(q.waiters) == 0 {
+		q.fed.waiterCron = 0
+	}
 	// At most maxTickJobs per call, like Disque's processJobs, so one huge
 	// backlog cannot starve the queue's mailbox; the rest is due at once.
 	for i := 0; i < maxTickJobs; i++ {
@@ -340,6 +403,12 @@ func (q *Queue) NextTick(memLevel int) int64 {
 	var at int64
 	if j := q.awake.peek(); j != nil {
 		at = j.awake
+	}
+	if r := q.nextReplication(); r != 0 && (at == 0 || r < at) {
+		at = r
+	}
+	if c := q.fed.waiterCron; c != 0 && len(q.waiters) > 0 && q.clustered() && (at == 0 || c < at) {
+		at = c
 	}
 	if q.evictable() {
 		if e := q.atime + idleLimit(memLevel); at == 0 || e < at {
@@ -377,8 +446,10 @@ func (q *Queue) process(now int64, j *Job) {
 	}
 	if (j.State == StateActive || j.State == StateQueued) && j.Flags&flagBcastWillQueue != 0 &&
 		j.Qtime != 0 && j.Qtime-willQueueAdvance <= now {
-		// Here the cluster layer sends WILLQUEUE to nodes_delivered.
+		// Announce the requeue: a holder that has the job queued, or acked,
+		// will say so before this node queues it again (SPEC.md §11).
 		j.Flags &^= flagBcastWillQueue
+		q.send(j.Delivered, &protocol.WillQueue{Id: j.ID})
 		q.reschedule(j)
 		return
 	}

@@ -85,6 +85,7 @@ type Node struct {
 	sys    *actor.ActorSystem
 	ownSys bool
 	pid    *actor.PID
+	bus    Bus // nil: alone
 
 	dir    *Directory
 	queues *shardedMap[*queueRef]
@@ -117,7 +118,7 @@ func Start(opts Options) (*Node, error) {
 	n := &Node{
 		clock: opts.Clock, log: opts.Logger, limits: opts.Limits, persistOpts: opts.Persist,
 		dir: NewDirectory(), queues: newShardedMap[*queueRef](), seed: opts.Seed,
-		halted: make(chan struct{}),
+		halted: make(chan struct{}), bus: opts.Bus,
 	}
 	if n.clock == nil {
 		n.clock = SystemClock{}
@@ -286,17 +287,33 @@ func (n *Node) memLevel() int { return Level(n.mem.Used(), n.limits().MaxMemory)
 
 // clusterSize is the number of known nodes, myself included, and
 // reachable the number of other nodes replication may use.
-func (n *Node) clusterSize() int { return 1 }
-func (n *Node) reachable() int   { return 0 }
+func (n *Node) clusterSize() int {
+	if n.bus == nil {
+		return 1
+	}
+	return max(n.bus.Size(), 1)
+}
+
+func (n *Node) reachable() int {
+	if n.bus == nil {
+		return 0
+	}
+	return len(n.bus.Reachable())
+}
 
 func (n *Node) env() *Env {
 	k := n.spawned.Add(1)
-	return &Env{
+	e := &Env{
 		NodeID: n.ID, Dir: n.dir, Mem: &n.mem,
 		Rand:    rand.New(rand.NewPCG(n.seed, k)),
 		Visible: func(d int) { n.visible.Add(int64(d)) },
 		Durable: n.durable.Load,
+		Leaving: n.leaving.Load,
 	}
+	if n.bus != nil {
+		e.Peers = n.bus
+	}
+	return e
 }
 
 // ------------------------------ The node actor -------------------------------
@@ -332,6 +349,10 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 		}
 	case *protocol.Unknown:
 		n.log.Warn("dropped a message of an unknown kind from a peer", zap.Uint32("kind", uint32(m.Kind)))
+	case *protocol.Gossip, *protocol.Fail, *protocol.ReplJob, *protocol.GotJob, *protocol.EnqueueJob,
+		*protocol.Queued, *protocol.SetAck, *protocol.WillQueue, *protocol.GotAck, *protocol.DelJobMsg,
+		*protocol.NeedJobs, *protocol.YourJobs, *protocol.WorkingMsg, *protocol.PauseMsg:
+		a.onPeer(ctx, m.(proto.Message))
 	case *protocol.AddJob, *protocol.GetJob, *protocol.AckJob, *protocol.FastAck,
 		*protocol.Nack, *protocol.Enqueue, *protocol.Dequeue, *protocol.DelJob,
 		*protocol.Working, *protocol.Show, *protocol.Qlen, *protocol.Qpeek,

@@ -40,6 +40,10 @@ type Env struct {
 	// Durable tells whether the append-only file is on: records are built
 	// and emitted only then. nil means never.
 	Durable func() bool
+	// Peers is the cluster (peers_core.go); nil: the node is alone.
+	Peers Peers
+	// Leaving tells whether the node is leaving the cluster; nil: never.
+	Leaving func() bool
 }
 
 // Pause flags (SPEC.md §5.15).
@@ -84,6 +88,10 @@ type Queue struct {
 	atime   int64 // last enqueue or fetch, ms
 	jobsIn  int64
 	jobsOut int64
+
+	waits     map[string]*replWait // ADDJOBs waiting for replication, by job ID
+	gcBackoff map[string]int64     // acked jobs' current GC retry interval, ms
+	fed       federation
 
 	out []Effect
 }
@@ -189,8 +197,10 @@ func (q *Queue) Visible() bool { return q.visible }
 
 // Idle tells whether the actor may retire: no object, no record, no client.
 func (q *Queue) Idle() bool {
-	return !q.visible && len(q.awake) == 0 && len(q.waiters) == 0 && q.pause == 0
+	return !q.visible && len(q.awake) == 0 && len(q.waiters) == 0 && q.pause == 0 && len(q.waits) == 0
 }
+
+func (q *Queue) leaving() bool { return q.env.Leaving != nil && q.env.Leaving() }
 
 func (q *Queue) jitter() int64 { return int64(q.env.Rand.IntN(500)) - 250 }
 
@@ -213,9 +223,13 @@ func (q *Queue) armRequeue(now int64, j *Job) {
 }
 
 // computeAwake is SPEC.md §7: the earliest of expiry, requeue (or the
-// WILLQUEUE announcement before it).
+// WILLQUEUE announcement before it), or, for an acked job, its next
+// garbage-collection step (kept in Qtime, unused once a job is acked).
 func (j *Job) computeAwake() int64 {
 	at := j.Etime
+	if j.State == StateAcked && j.Qtime != 0 && j.Qtime < at {
+		return j.Qtime
+	}
 	if (j.State == StateActive || j.State == StateQueued) && j.Qtime != 0 {
 		t := j.Qtime
 		if j.Flags&flagBcastWillQueue != 0 {
@@ -252,6 +266,13 @@ func (q *Queue) remove(j *Job) {
 	q.awake.remove(j)
 	q.env.Dir.del(j)
 	q.env.Mem.Add(-j.cost())
+	j.heapIdx = -1
+	if _, ok := q.waits[j.ID]; ok {
+		// Deleted, expired or flushed while its ADDJOB waited.
+		delete(q.waits, j.ID)
+		q.emit(AddDone{ID: j.ID, Err: errReplRemoved})
+	}
+	delete(q.gcBackoff, j.ID)
 }
 
 // lookup finds a record of this queue.
@@ -275,11 +296,14 @@ func (q *Queue) enqueue(now int64, j *Job, nack bool) bool {
 	j.State = StateQueued
 	q.armRequeue(now, j)
 	if j.Flags&flagBcastQueued != 0 || nack {
-		// A redelivery: the cluster layer tells nodes_delivered (QUEUED).
+		// A redelivery: the other holders step back and count it (QUEUED).
 		if nack {
 			j.Nacks++
 		} else {
 			j.AddDel++
+		}
+		if q.clustered() {
+			q.send(j.Delivered, &protocol.Queued{Id: j.ID, IncrNacks: nack, IncrDeliveries: !nack})
 		}
 	} else {
 		j.Flags |= flagBcastQueued
@@ -344,6 +368,9 @@ func (q *Queue) serveWaiters(now int64) {
 			continue // served by another queue, or timed out
 		}
 		q.emit(Deliver{W: w, Wake: Wake{Job: item(q.pop(now))}})
+		if q.queued.Len() == 0 {
+			q.needJobs(now, needReachedZero, q.leaving())
+		}
 	}
 	if len(q.waiters) == 0 {
 		q.waiters = nil

@@ -64,7 +64,16 @@ type (
 	opAdd struct {
 		job    *Job
 		maxlen int64
+		// cluster: the job needs other nodes (REPLICATE > 1, ASYNC with
+		// copies, or external replication); opts says how.
+		cluster bool
+		opts    AddOptions
 	}
+	// opDummyAck records acks of jobs this node does not know.
+	opDummyAck struct{ ids []string }
+	// deferred is the reply of an ADDJOB that waits for its replication:
+	// the answer comes with an AddDone effect.
+	deferred struct{ id string }
 	opTake     struct{ n int }
 	opBlock    struct{ w *Waiter }
 	opUnblock  struct{ w *Waiter }
@@ -95,6 +104,8 @@ type queueActor struct {
 	timer   Timer
 	timerAt int64
 	timerGn uint64
+
+	adds map[string]chan any // ADDJOBs waiting for replication, by job ID
 }
 
 func (a *queueActor) now() int64 { return a.node.clock.Now().UnixMilli() }
@@ -123,7 +134,18 @@ func (a *queueActor) Receive(ctx actor.Context) {
 			return
 		}
 		reply := a.handle(ctx, m.msg)
+		later := false
+		if d, ok := reply.(*deferred); ok {
+			if a.adds == nil {
+				a.adds = make(map[string]chan any)
+			}
+			a.adds[d.id] = m.done
+			later = true
+		}
 		a.carryOut(ctx, a.core.Outbox(), func(durable bool) {
+			if m.done == nil || later {
+				return // a peer's message, or an answer that comes later
+			}
 			if durable {
 				reply = a.node.afterCommit(reply)
 			}
@@ -168,10 +190,29 @@ func (a *queueActor) handle(ctx actor.Context, msg any) (reply any) {
 		}
 		return replies
 	case *opAdd:
+		if m.cluster {
+			done, err := q.AddReplicated(now, m.job, m.opts)
+			switch {
+			case err != nil:
+				return err
+			case !done:
+				return &deferred{id: m.job.ID}
+			}
+			return &protocol.AddJobReply{Id: m.job.ID}
+		}
 		if err := q.Add(now, m.job, m.maxlen); err != nil {
 			return err
 		}
 		return &protocol.AddJobReply{Id: m.job.ID}
+	case *peerMsg:
+		q.onPeer(now, m.from, m.msg)
+		return nil
+	case *opDummyAck:
+		for _, id := range m.ids {
+			minutes, _ := protocol.JobIDTTLMinutes(id)
+			q.DummyAck(now, id, minutes)
+		}
+		return &protocol.Count{}
 	case *opTake:
 		items, n := q.Take(now, m.n)
 		return &takeResult{items: items, available: n}
@@ -248,10 +289,22 @@ func (a *queueActor) handle(ctx actor.Context, msg any) (reply any) {
 func (a *queueActor) carryOut(ctx actor.Context, effects []Effect, after func(durable bool)) {
 	var recs []protocol.Message
 	var wakes []Deliver
+	type answer struct {
+		AddDone
+		done chan any
+	}
+	var answers []answer // resolved here: the release may run on the aof actor
 	for _, e := range effects {
 		switch e := e.(type) {
 		case Deliver:
 			wakes = append(wakes, e)
+		case AddDone:
+			if done, ok := a.adds[e.ID]; ok {
+				delete(a.adds, e.ID)
+				answers = append(answers, answer{e, done})
+			}
+		case Send:
+			a.node.tell(e.To, e.Msg)
 		case Persist:
 			recs = append(recs, e.Job)
 		case Unpersist:
@@ -266,6 +319,16 @@ func (a *queueActor) carryOut(ctx actor.Context, effects []Effect, after func(du
 	release := func() {
 		for _, d := range wakes {
 			d.W.C <- d.Wake // buffered; exactly one claimer sends
+		}
+		for _, r := range answers {
+			var reply any = &protocol.AddJobReply{Id: r.ID}
+			if r.Err != nil {
+				reply = r.Err
+			}
+			if durable {
+				reply = a.node.afterCommit(reply)
+			}
+			r.done <- reply
 		}
 		if after != nil {
 			after(durable)
