@@ -73,7 +73,7 @@ type (
 	opDummyAck struct{ ids []string }
 	// deferred is the reply of an ADDJOB that waits for its replication:
 	// the answer comes with an AddDone effect.
-	deferred struct{ id string }
+	deferred   struct{ id string }
 	opTake     struct{ n int }
 	opBlock    struct{ w *Waiter }
 	opUnblock  struct{ w *Waiter }
