@@ -10,6 +10,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -51,6 +52,27 @@ type Config struct {
 	// gateway.Options). A program embedding a node leaves them nil.
 	Crash   func(reason string)
 	Restart func(graceful bool, delay time.Duration) error
+
+	// The cluster bus (SPEC.md §9). A node with a RESP port is a member of
+	// a cluster: it answers CLUSTER MEET and gossips with its peers. Its
+	// bus carries the messages to the other nodes' node actors:
+	//
+	//   - with Network set, over that in-process MemNetwork, joined at
+	//     BusAddr (tests run several nodes in one process this way);
+	//   - else, when the node serves its configured port (no Listener) or
+	//     BusAddr is set, over protoactor remoting listening on BusAddr,
+	//     by default the bind address and cluster-bus-port (the client
+	//     port + 10000 unless set);
+	//   - else (a test's Listener and nothing more) nowhere: the node is
+	//     alone, as it was before the cluster existed, and a CLUSTER MEET
+	//     never completes.
+	//
+	// Network is the in-process network to join; nil: the real bus.
+	Network *cluster.MemNetwork
+	// BusAddr is the bus address, "host:port": on a Network, the node's
+	// name there; otherwise where remoting listens. "" derives it from the
+	// bind address and the bus port.
+	BusAddr string
 }
 
 // DefaultConfig is an in-memory node on 127.0.0.1:7711.
@@ -67,6 +89,9 @@ type Node struct {
 	ln       net.Listener
 	settings *config.Store
 	nodes    *cluster.NodesConf
+	cluster  *cluster.Cluster // nil without a gateway
+	sys      *actor.ActorSystem
+	ownSys   bool // sys was made here (for remoting): Stop shuts it down
 	log      *zap.Logger
 
 	stopOnce sync.Once
@@ -104,8 +129,26 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 			seed = seed<<8 | uint64(x)
 		}
 	}
+	if !cfg.NoGateway {
+		if err := n.listen(cfg, sc); err != nil {
+			n.closeNodesConf()
+			return nil, err
+		}
+	}
+	// The actors and the cluster need each other: the cluster reads the
+	// node's ID and LEAVING flag, and delivers peer messages to its actor.
+	var live atomic.Pointer[actors.Node]
+	var bus actors.Bus // stays a nil interface without a cluster
+	if !cfg.NoGateway {
+		if err := n.startCluster(cfg, sc, id, seed, &live); err != nil {
+			n.closeListener()
+			n.closeNodesConf()
+			return nil, err
+		}
+		bus = n.cluster
+	}
 	an, err := actors.Start(actors.Options{
-		NodeID: id, Seed: seed, Clock: cfg.Clock, Logger: n.log, LoadLater: true,
+		NodeID: id, Seed: seed, Clock: cfg.Clock, Logger: n.log, LoadLater: true, Bus: bus, System: n.sys,
 		Limits: func() actors.Limits {
 			c := n.settings.Load()
 			return actors.Limits{MaxMemory: c.MaxMemory, Policy: string(c.MaxMemoryPolicy)}
@@ -120,10 +163,14 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		},
 	})
 	if err != nil {
+		n.stopCluster()
+		n.shutdownSystem()
+		n.closeListener()
 		n.closeNodesConf()
 		return nil, err
 	}
 	n.actors = an
+	live.Store(an)
 	if cfg.NoGateway {
 		close(n.served)
 		if err := n.load(sc); err != nil {
@@ -131,21 +178,10 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		}
 		return n, nil
 	}
-	n.ln = cfg.Listener
-	if n.ln == nil {
-		host := ""
-		if len(sc.Bind) > 0 {
-			host = sc.Bind[0]
-		}
-		if n.ln, err = net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(sc.Port))); err != nil {
-			an.Stop()
-			n.closeNodesConf()
-			return nil, fmt.Errorf("disque: listen: %w", err)
-		}
-	}
 	n.ln = gateway.NewGuardListener(n.ln, gateway.Limits{})
 	gwOpts := gateway.Options{
 		Node: an, Settings: n.settings, Logger: n.log, Crash: cfg.Crash, Restart: cfg.Restart,
+		Cluster: n.cluster, Link: n.cluster.Link(),
 		Shutdown: func(rewriteAOF bool) error {
 			if rewriteAOF {
 				if err := an.Rewrite(true); err != nil {
@@ -158,7 +194,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		},
 	}
 	if n.nodes != nil {
-		gwOpts.SaveConfig = func() error { return n.nodes.Save(n.settings.Load().Port) }
+		gwOpts.SaveConfig = n.cluster.SaveConfig
 	}
 	n.gw = gateway.New(gwOpts)
 	go func() { n.served <- n.gw.Serve(n.ln) }()
@@ -168,8 +204,150 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		_ = n.Stop()
 		return nil, err
 	}
-	n.log.Info("node started", zap.String("id", id), zap.String("addr", n.ln.Addr().String()))
+	n.log.Info("node started", zap.String("id", id), zap.String("addr", n.ln.Addr().String()),
+		zap.String("bus", n.cluster.Self().Address))
 	return n, nil
+}
+
+// listen opens the RESP port: the embedder's Listener, or bind:port.
+func (n *Node) listen(cfg Config, sc *config.Config) error {
+	n.ln = cfg.Listener
+	if n.ln != nil {
+		return nil
+	}
+	host := ""
+	if len(sc.Bind) > 0 {
+		host = sc.Bind[0]
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(sc.Port)))
+	if err != nil {
+		return fmt.Errorf("disque: listen: %w", err)
+	}
+	n.ln = ln
+	return nil
+}
+
+func (n *Node) closeListener() {
+	if n.ln != nil {
+		_ = n.ln.Close()
+	}
+}
+
+// startCluster starts the bus transport Config describes and the Cluster
+// on it. live is the node's actors once they exist: peer messages go to
+// their node actor, which hands them to the Cluster first.
+func (n *Node) startCluster(cfg Config, sc *config.Config, id string, seed uint64, live *atomic.Pointer[actors.Node]) error {
+	port := sc.Port
+	if a, ok := n.ln.Addr().(*net.TCPAddr); ok {
+		port = a.Port // the port clients really reach (a test's listener)
+	}
+	busPort := sc.ClusterBusPort
+	if busPort == 0 {
+		busPort = port + config.BusPortOffset
+	}
+	bindHost := "127.0.0.1"
+	if len(sc.Bind) > 0 {
+		bindHost = sc.Bind[0]
+	}
+	deliver := func(msg any) {
+		if an := live.Load(); an != nil {
+			an.System().Root.Send(an.PID(), msg)
+		}
+	}
+	addr := cfg.BusAddr
+	var tr cluster.Transport
+	switch {
+	case cfg.Network != nil:
+		if addr == "" {
+			addr = net.JoinHostPort(bindHost, strconv.Itoa(busPort))
+		}
+		tr = cfg.Network.Join(addr, deliver)
+	case cfg.Listener == nil || cfg.BusAddr != "":
+		host, p := bindHost, busPort
+		if len(sc.Bind) == 0 {
+			host = "0.0.0.0" // like the client port: every interface
+		}
+		if addr != "" {
+			h, ps, err := net.SplitHostPort(addr)
+			if err != nil {
+				return fmt.Errorf("disque: bus address %q: %w", addr, err)
+			}
+			if p, err = strconv.Atoi(ps); err != nil {
+				return fmt.Errorf("disque: bus address %q: bad port", addr)
+			}
+			host = h
+		}
+		advertised := ""
+		if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+			advertised = advertisedHost()
+		}
+		n.sys = actor.NewActorSystem(actor.WithLoggerFactory(actors.ProtoactorLogger(n.log)))
+		n.ownSys = true
+		rem, err := cluster.StartRemote(n.sys, cluster.RemoteOptions{Host: host, Port: p, AdvertisedHost: advertised, Logger: n.log})
+		if err != nil {
+			n.sys.Shutdown()
+			n.sys, n.ownSys = nil, false
+			return fmt.Errorf("disque: %w", err)
+		}
+		addr, tr = rem.Address(), rem
+	default:
+		if addr == "" {
+			addr = net.JoinHostPort(bindHost, strconv.Itoa(busPort))
+		}
+		tr = nowhere{}
+	}
+	n.cluster = cluster.New(cluster.Options{
+		ID: func() string {
+			if an := live.Load(); an != nil {
+				return an.ID()
+			}
+			return id
+		},
+		Leaving: func() bool {
+			an := live.Load()
+			return an != nil && an.Leaving()
+		},
+		NodeTimeout: func() time.Duration { return n.settings.Load().NodeTimeout() },
+		Addr:        addr, Port: port, Transport: tr, Clock: cfg.Clock, Seed: seed, Conf: n.nodes, Logger: n.log,
+		Seeds: sc.ClusterSeeds,
+	})
+	return nil
+}
+
+// stopCluster closes the Cluster (and its transport) and the actor system
+// made for remoting.
+func (n *Node) stopCluster() {
+	if n.cluster != nil {
+		if err := n.cluster.Close(); err != nil {
+			n.log.Warn("cluster: close", zap.Error(err))
+		}
+	}
+}
+
+func (n *Node) shutdownSystem() {
+	if n.ownSys {
+		n.sys.Shutdown()
+	}
+}
+
+// nowhere is the transport of a node with no bus: every message is lost.
+type nowhere struct{}
+
+func (nowhere) Send(string, proto.Message) {}
+func (nowhere) Close() error               { return nil }
+
+// advertisedHost is the address peers should reach a node bound to every
+// interface at: the first global unicast IPv4 address, else loopback.
+func advertisedHost() string {
+	addrs, err := net.InterfaceAddrs()
+	if err == nil {
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil && ipn.IP.IsGlobalUnicast() {
+				return ipn.IP.String()
+			}
+		}
+	}
+	return "127.0.0.1"
 }
 
 // load replays the append-only file, then undoes the one-shot
@@ -178,6 +356,7 @@ func (n *Node) load(sc *config.Config) error {
 	if err := n.actors.Load(); err != nil {
 		if n.gw == nil {
 			n.actors.Stop()
+			n.shutdownSystem()
 			n.closeNodesConf()
 		}
 		return err
@@ -211,7 +390,9 @@ func (n *Node) Stop() error {
 		if serr := <-n.served; serr != nil && err == nil {
 			err = serr
 		}
+		n.stopCluster()
 		n.actors.Stop()
+		n.shutdownSystem()
 		n.closeNodesConf()
 		close(n.done)
 	})
@@ -231,6 +412,9 @@ func (n *Node) Addr() string {
 
 // ID is the node ID.
 func (n *Node) ID() string { return n.actors.ID() }
+
+// Cluster is the node's membership and bus, nil without a gateway.
+func (n *Node) Cluster() *cluster.Cluster { return n.cluster }
 
 // PID is the node actor: remote embedders send it protocol messages.
 func (n *Node) PID() *actor.PID { return n.actors.PID() }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/godisque/godisque/actors"
+	"github.com/godisque/godisque/cluster"
 )
 
 // --------------------------------- Server commands ---------------------------
@@ -83,22 +85,41 @@ func (s *Server) cmdTIME(c *client, _ [][]byte) {
 	c.conn.WriteBulkString(itoa(int64(now.Nanosecond() / 1000)))
 }
 
-// HELLO answers [1, my-id, [id, ip, port, priority]...] (SPEC.md §5.16). A
-// node alone knows only itself; its IP is empty until a peer meets it.
+// HELLO answers [1, my-id, [id, ip, port, priority]...] (SPEC.md §5.16):
+// every known node, myself and handshakes included. A node alone knows only
+// itself; its IP is empty until a peer meets it.
 func (s *Server) cmdHELLO(c *client, _ [][]byte) {
-	id := s.node.ID()
-	priority := "1"
-	if s.node.Leaving() {
-		priority = "100" // FAIL or LEAVING, myself included
+	cl := s.opts.Cluster
+	if cl == nil {
+		priority := "1"
+		if s.node.Leaving() {
+			priority = "100" // FAIL or LEAVING, myself included
+		}
+		id := s.node.ID()
+		writeHello(c, id, []cluster.HelloNode{{ID: id, Port: s.port()}}, priority)
+		return
 	}
-	c.conn.WriteArray(2 + 1) // version, my ID, then one entry per known node
+	id, nodes := cl.Hello()
+	writeHello(c, id, nodes, "")
+}
+
+// writeHello writes HELLO's reply; priority, when set, replaces every
+// node's.
+func writeHello(c *client, id string, nodes []cluster.HelloNode, priority string) {
+	c.conn.WriteArray(2 + len(nodes)) // version, my ID, then one entry per known node
 	c.conn.WriteInt(1)
 	c.conn.WriteBulkString(id)
-	c.conn.WriteArray(4)
-	c.conn.WriteBulkString(id)
-	c.conn.WriteBulkString("")
-	c.conn.WriteBulkString(strconv.Itoa(s.port()))
-	c.conn.WriteBulkString(priority)
+	for _, n := range nodes {
+		p := priority
+		if p == "" {
+			p = strconv.Itoa(n.Priority)
+		}
+		c.conn.WriteArray(4)
+		c.conn.WriteBulkString(n.ID)
+		c.conn.WriteBulkString(n.IP)
+		c.conn.WriteBulkString(strconv.Itoa(n.Port))
+		c.conn.WriteBulkString(p)
+	}
 }
 
 // SHUTDOWN [REWRITE-AOF] closes the connection without a reply and stops
@@ -275,6 +296,8 @@ func (s *Server) cmdDEBUG(c *client, args [][]byte) {
 		// On success the process is replaced: no reply, as in Disque.
 	case sub == "structsize" && len(args) == 2:
 		c.conn.WriteBulkString(structSizes())
+	case sub == "link":
+		s.debugLINK(c, args)
 	default:
 		c.err(errUnknownDebug(string(args[1])))
 	}
@@ -336,11 +359,20 @@ func (s *Server) writeCommandInfo(c *client, cmd *command) {
 func (s *Server) cmdCLUSTER(c *client, args [][]byte) {
 	sub := lower(args[1])
 	n := len(args)
+	cl := s.opts.Cluster
 	switch {
 	case sub == "info" && n == 2:
+		if cl != nil {
+			c.conn.WriteBulkString(cl.Info())
+			return
+		}
 		c.conn.WriteBulkString("cluster_state:ok\r\ncluster_known_nodes:1\r\ncluster_reachable_nodes:0\r\n" +
 			"cluster_size:1\r\ncluster_stats_messages_sent:0\r\ncluster_stats_messages_received:0\r\n")
 	case sub == "nodes" && n == 2:
+		if cl != nil {
+			c.conn.WriteBulkString(cl.Nodes())
+			return
+		}
 		flags := "myself"
 		if s.node.Leaving() {
 			flags += ",leaving"
@@ -363,6 +395,9 @@ func (s *Server) cmdCLUSTER(c *client, args [][]byte) {
 		if err := s.node.Reset(hard); err != nil {
 			c.err(err)
 			return
+		}
+		if cl != nil {
+			cl.Reset() // forgets every other node; reads the new ID after HARD
 		}
 		c.status("OK")
 	case sub == "leaving" && n == 2:
@@ -389,11 +424,34 @@ func (s *Server) cmdCLUSTER(c *client, args [][]byte) {
 			c.err(Error("ERR Invalid node identifier"))
 		case id == s.node.ID():
 			c.err(Error("ERR I tried hard but I can't forget myself..."))
-		default:
+		case cl == nil:
 			c.err(errUnknownNode(id))
+		default:
+			switch err := cl.Forget(id); {
+			case errors.Is(err, cluster.ErrForgetMyself):
+				c.err(Error("ERR I tried hard but I can't forget myself..."))
+			case err != nil:
+				c.err(errUnknownNode(id))
+			default:
+				c.status("OK")
+			}
 		}
-	case sub == "meet" && n == 4:
-		c.err(Error("ERR CLUSTER MEET is not supported yet by godisque: a node runs alone"))
+	case sub == "meet" && (n == 4 || n == 5):
+		// CLUSTER MEET ip port [bus-port]: the bus port, a godisque
+		// extension (Redis 4's syntax), is for nodes whose cluster-bus-port
+		// is not port+10000.
+		ip, port, busPort, err := parseMEET(args[2:])
+		switch {
+		case err != nil:
+			c.err(err)
+		case cl == nil:
+			c.err(Error("ERR CLUSTER MEET is not supported by a node without a cluster bus"))
+		case busPort != 0 && cl.MeetAddr(net.JoinHostPort(ip, strconv.Itoa(busPort)), port) != nil,
+			busPort == 0 && cl.Meet(ip, port) != nil:
+			c.err(errInvalidNodeAddress(string(args[2]), string(args[3])))
+		default:
+			c.status("OK")
+		}
 	case sub == "saveconfig" && n == 2:
 		if s.opts.SaveConfig == nil {
 			c.err(errSavingConfig("the node runs without a cluster config file"))
@@ -407,6 +465,35 @@ func (s *Server) cmdCLUSTER(c *client, args [][]byte) {
 	default:
 		c.err(Error("ERR Wrong CLUSTER subcommand or number of arguments"))
 	}
+}
+
+// parseMEET reads CLUSTER MEET's `ip port [bus-port]` as Disque's
+// clusterStartHandshake checks them: a port that is no integer is an
+// invalid TCP port; an IP that is no IPv4 or IPv6 literal (no host names),
+// or a port out of 1..55535, an invalid node address. With an explicit bus
+// port the client port may be up to 65535, as may the bus port. busPort is
+// 0 when not given (port+10000).
+func parseMEET(args [][]byte) (ip string, port, busPort int, err error) {
+	p, ok := parseLongLong(args[1])
+	if !ok {
+		return "", 0, 0, errInvalidTCPPort(string(args[1]))
+	}
+	maxPort := int64(cluster.MaxClientPort)
+	if len(args) == 3 {
+		b, ok := parseLongLong(args[2])
+		if !ok {
+			return "", 0, 0, errInvalidTCPPort(string(args[2]))
+		}
+		if b <= 0 || b > 65535 {
+			return "", 0, 0, errInvalidNodeAddress(string(args[0]), string(args[1]))
+		}
+		busPort, maxPort = int(b), 65535
+	}
+	addr := net.ParseIP(string(args[0]))
+	if addr == nil || p <= 0 || p > maxPort {
+		return "", 0, 0, errInvalidNodeAddress(string(args[0]), string(args[1]))
+	}
+	return addr.String(), int(p), busPort, nil
 }
 
 // ---------------------------------- CLIENT -----------------------------------

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/godisque/godisque/actors"
+	"github.com/godisque/godisque/cluster"
 	"github.com/godisque/godisque/config"
 )
 
@@ -68,6 +69,12 @@ type Options struct {
 	// Info adds lines to INFO sections the gateway does not own (for
 	// example persistence); nil adds nothing.
 	Info func(section string) []string
+	// Cluster is the node's membership (CLUSTER MEET, NODES, INFO, FORGET,
+	// RESET; HELLO); nil: the node is alone and CLUSTER MEET is refused.
+	Cluster *cluster.Cluster
+	// Link is the node's cluster link, whose faults DEBUG LINK drives; nil
+	// answers that the node has no cluster link.
+	Link *cluster.Link
 }
 
 // Server is a running RESP gateway.
