@@ -1,0 +1,296 @@
+package disque_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/godisque/godisque/internal/clustertest"
+	"github.com/godisque/godisque/protocol/wire"
+)
+
+// ------------------------- Jobs across a real cluster ------------------------
+//
+// Several real nodes in one process (each its own actor system and RESP
+// port, joined over an in-memory network that serializes every message like
+// the real remoting), driven by go-redis as a user would (SPEC.md §10-§13).
+
+// showState is SHOW's state of a job on a node, "" when the node does not
+// know it.
+func showState(t *testing.T, c *redis.Client, id string) string {
+	t.Helper()
+	v, err := c.Do(context.Background(), "SHOW", id).Result()
+	if err == redis.Nil || v == nil {
+		return ""
+	}
+	if err != nil {
+		t.Fatalf("SHOW %s: %v", id, err)
+	}
+	fields, ok := v.([]any)
+	if !ok {
+		t.Fatalf("SHOW %s answered %T", id, v)
+	}
+	for i := 0; i+1 < len(fields); i += 2 {
+		if fields[i] == "state" {
+			return fmt.Sprint(fields[i+1])
+		}
+	}
+	t.Fatalf("SHOW %s has no state: %v", id, fields)
+	return ""
+}
+
+func addJob(t *testing.T, c *redis.Client, args ...any) string {
+	t.Helper()
+	id, err := c.Do(context.Background(), append([]any{"ADDJOB"}, args...)...).Text()
+	if err != nil {
+		t.Fatalf("ADDJOB %v: %v", args, err)
+	}
+	return id
+}
+
+func states(t *testing.T, cl *clustertest.Cluster, id string) []string {
+	out := make([]string, cl.Len())
+	for i := range out {
+		if cl.N(i).Alive() {
+			out[i] = showState(t, cl.Client(i), id)
+		}
+	}
+	return out
+}
+
+func TestClusterReplicate3IsHeldByThreeNodes(t *testing.T) {
+	cl := clustertest.Start(t, 3)
+	id := addJob(t, cl.Client(0), "q", "body", 5000, "REPLICATE", 3)
+	got := states(t, cl, id)
+	want := []string{"queued", "active", "active"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("SHOW on each node: %v, want %v", got, want)
+	}
+	// The default REPLICATE of a 3-node cluster is 3 as well.
+	id = addJob(t, cl.Client(1), "q", "body", 5000)
+	cl.WaitFor("three copies of a default ADDJOB", func() bool {
+		s := states(t, cl, id)
+		return s[0] != "" && s[1] != "" && s[2] != ""
+	})
+}
+
+func TestClusterNOREPLWhenTooFewNodesAreReachable(t *testing.T) {
+	cl := clustertest.Start(t, 2)
+	_, err := cl.Try(0, "ADDJOB", "q", "x", 1000, "REPLICATE", 3)
+	if err == nil || err.Error() != "NOREPL Not enough reachable nodes for the requested replication level" {
+		t.Fatalf("REPLICATE 3 on 2 nodes: %v", err)
+	}
+	// With the other node cut off, REPLICATE 2 times out and is cleaned up.
+	cl.Partition([]int{0}, []int{1})
+	_, err = cl.Try(0, "ADDJOB", "q", "x", 300, "REPLICATE", 2)
+	if err == nil || !strings.HasPrefix(err.Error(), "NOREPL") {
+		t.Fatalf("REPLICATE 2 across a partition: %v", err)
+	}
+	if n, _ := cl.Client(0).Do(context.Background(), "QLEN", "q").Int(); n != 0 {
+		t.Fatalf("QLEN after a failed ADDJOB = %d", n)
+	}
+}
+
+func TestClusterConsumerOnAnotherNodeGetsTheJob(t *testing.T) {
+	cl := clustertest.Start(t, 3)
+	ctx := context.Background()
+	id := addJob(t, cl.Client(0), "fed", "hello", 5000, "REPLICATE", 1)
+	// A blocking GETJOB on node 3 is served by federation within its timeout.
+	v, err := cl.Client(2).Do(ctx, "GETJOB", "TIMEOUT", 10000, "FROM", "fed").Result()
+	if err != nil {
+		t.Fatalf("GETJOB on node 3: %v", err)
+	}
+	jobs := v.([]any)
+	job := jobs[0].([]any)
+	if job[1] != id || job[2] != "hello" {
+		t.Fatalf("node 3 got %v, want %s", job, id)
+	}
+	// A consumer blocked before the job exists gets it too.
+	done := make(chan []any, 1)
+	go func() {
+		v, err := cl.Client(1).Do(ctx, "GETJOB", "TIMEOUT", 15000, "FROM", "later").Result()
+		if err != nil {
+			done <- nil
+			return
+		}
+		done <- v.([]any)
+	}()
+	time.Sleep(200 * time.Millisecond) // let it block; the test holds either way
+	id2 := addJob(t, cl.Client(2), "later", "world", 5000, "REPLICATE", 1)
+	got := <-done
+	if got == nil || got[0].([]any)[1] != id2 {
+		t.Fatalf("blocked consumer on node 2 got %v, want %s", got, id2)
+	}
+}
+
+func TestClusterAckOnAnyNodeRemovesEveryCopy(t *testing.T) {
+	cl := clustertest.Start(t, 3)
+	ctx := context.Background()
+	for acker := 0; acker < 3; acker++ {
+		id := addJob(t, cl.Client(0), "q", "x", 5000, "REPLICATE", 3)
+		n, err := cl.Client(acker).Do(ctx, "ACKJOB", id).Int()
+		if err != nil || n != 1 {
+			t.Fatalf("ACKJOB on node %d = %d, %v", acker+1, n, err)
+		}
+		cl.WaitFor("every copy gone after an ack on node "+fmt.Sprint(acker+1), func() bool {
+			return strings.Join(states(t, cl, id), "") == ""
+		})
+	}
+	// FASTACK too, and an ACKJOB on the node without a copy (a dummy ack).
+	id := addJob(t, cl.Client(0), "q", "x", 5000, "REPLICATE", 3)
+	if n, _ := cl.Client(2).Do(ctx, "FASTACK", id).Int(); n != 1 {
+		t.Fatalf("FASTACK = %d", n)
+	}
+	cl.WaitFor("every copy gone after FASTACK", func() bool { return strings.Join(states(t, cl, id), "") == "" })
+	id = addJob(t, cl.Client(0), "q", "x", 5000, "REPLICATE", 2)
+	outsider := -1
+	for i, s := range states(t, cl, id) {
+		if s == "" {
+			outsider = i
+		}
+	}
+	if outsider < 0 {
+		t.Fatal("REPLICATE 2 on 3 nodes put a copy everywhere")
+	}
+	if n, _ := cl.Client(outsider).Do(ctx, "ACKJOB", id).Int(); n != 0 {
+		t.Fatalf("ACKJOB of an unknown job counted %d", n)
+	}
+	cl.WaitFor("every copy gone after a dummy ack", func() bool { return strings.Join(states(t, cl, id), "") == "" })
+}
+
+func TestClusterReplicaRequeuesAJobWhoseNodeDied(t *testing.T) {
+	cl := clustertest.Start(t, 3)
+	ctx := context.Background()
+	id := addJob(t, cl.Client(0), "q", "x", 5000, "REPLICATE", 3, "RETRY", 1)
+	// A consumer takes it on node 1, which then dies before the ack.
+	v, err := cl.Client(0).Do(ctx, "GETJOB", "NOHANG", "FROM", "q").Result()
+	if err != nil || v.([]any)[0].([]any)[1] != id {
+		t.Fatalf("GETJOB on node 1: %v %v", v, err)
+	}
+	died := time.Now()
+	cl.Kill(0)
+	var at int
+	cl.WaitFor("a replica to requeue the job", func() bool {
+		for i := 1; i < 3; i++ {
+			if showState(t, cl.Client(i), id) == "queued" {
+				at = i
+				return true
+			}
+		}
+		return false
+	})
+	t.Logf("requeued on node %d %v after the death", at+1, time.Since(died).Round(time.Millisecond))
+	v, err = cl.Client(at).Do(ctx, "GETJOB", "NOHANG", "FROM", "q").Result()
+	if err != nil || v.([]any)[0].([]any)[1] != id {
+		t.Fatalf("GETJOB on node %d: %v %v", at+1, v, err)
+	}
+}
+
+func TestClusterPartitionThenHealLosesNoAcknowledgedJob(t *testing.T) {
+	cl := clustertest.Start(t, 3)
+	ctx := context.Background()
+	var ids []string
+	for i := 0; i < 20; i++ {
+		ids = append(ids, addJob(t, cl.Client(i%3), "p", fmt.Sprint(i), 5000, "REPLICATE", 2, "RETRY", 1))
+	}
+	cl.Partition([]int{0}, []int{1, 2})
+	// Consumers on both sides take and ack what they can.
+	seen := map[string]bool{}
+	for i := 0; i < 3; i++ {
+		for {
+			v, err := cl.Client(i).Do(ctx, "GETJOB", "NOHANG", "COUNT", 5, "FROM", "p").Result()
+			if err != nil || v == nil {
+				break
+			}
+			for _, j := range v.([]any) {
+				id := j.([]any)[1].(string)
+				seen[id] = true
+				cl.Client(i).Do(ctx, "ACKJOB", id)
+			}
+		}
+	}
+	cl.Heal()
+	// Every job added is delivered again (if its ack was cut off) or acked
+	// everywhere: none may vanish unseen.
+	deadline := time.Now().Add(30 * time.Second)
+	for len(seen) < len(ids) && time.Now().Before(deadline) {
+		for i := 0; i < 3; i++ {
+			v, err := cl.Client(i).Do(ctx, "GETJOB", "TIMEOUT", 200, "COUNT", 10, "FROM", "p").Result()
+			if err != nil || v == nil {
+				continue
+			}
+			for _, j := range v.([]any) {
+				id := j.([]any)[1].(string)
+				seen[id] = true
+				cl.Client(i).Do(ctx, "ACKJOB", id)
+			}
+		}
+	}
+	for _, id := range ids {
+		if !seen[id] {
+			t.Errorf("job %s was added and acknowledged by ADDJOB, and never delivered", id)
+		}
+	}
+}
+
+func TestClusterPauseBcastReachesEveryNode(t *testing.T) {
+	cl := clustertest.Start(t, 3)
+	ctx := context.Background()
+	if s, err := cl.Client(0).Do(ctx, "PAUSE", "pq", "in", "bcast").Text(); err != nil || s != "in" {
+		t.Fatalf("PAUSE bcast = %q %v", s, err)
+	}
+	cl.WaitFor("the pause on every node", func() bool {
+		for i := 0; i < 3; i++ {
+			if s, _ := cl.Client(i).Do(ctx, "PAUSE", "pq", "state").Text(); s != "in" {
+				return false
+			}
+		}
+		return true
+	})
+	if _, err := cl.Try(2, "ADDJOB", "pq", "x", 0, "REPLICATE", 1); err == nil || !strings.HasPrefix(err.Error(), "PAUSED") {
+		t.Fatalf("ADDJOB on a paused node: %v", err)
+	}
+}
+
+func TestClusterNackAndWorkingReachTheOtherCopies(t *testing.T) {
+	cl := clustertest.Start(t, 2)
+	ctx := context.Background()
+	id := addJob(t, cl.Client(0), "q", "x", 5000, "REPLICATE", 2, "RETRY", 30)
+	cl.Client(0).Do(ctx, "GETJOB", "NOHANG", "FROM", "q")
+	if n, _ := cl.Client(0).Do(ctx, "NACK", id).Int(); n != 1 {
+		t.Fatalf("NACK = %d", n)
+	}
+	cl.WaitFor("the nack counted on the replica", func() bool {
+		v, _ := cl.Client(1).Do(ctx, "SHOW", id).Result()
+		f, _ := v.([]any)
+		for i := 0; i+1 < len(f); i += 2 {
+			if f[i] == "nacks" {
+				return fmt.Sprint(f[i+1]) == "1"
+			}
+		}
+		return false
+	})
+}
+
+func TestClusterPeerMessageOfUnknownKindIsDroppedWithALogLine(t *testing.T) {
+	core, logs := observer.New(zap.WarnLevel)
+	cl := clustertest.Start(t, 2, clustertest.WithLogger(zap.New(core)))
+	stranger := cl.Network().Join("127.0.0.1:1", func(any) {})
+	defer stranger.Close()
+	stranger.Send(cl.N(0).BusAddr, &wire.Carrier{Kind: 9999, Data: []byte("from a newer node")})
+	stranger.Send(cl.N(0).BusAddr, &wire.Carrier{Kind: 5, Data: []byte{0xff, 0xff, 0xff}}) // does not decode
+	cl.WaitFor("the log line about the unknown kind", func() bool {
+		return logs.FilterMessageSnippet("unknown kind").Len() >= 2
+	})
+	// The node keeps serving clients and its cluster.
+	id := addJob(t, cl.Client(0), "q", "x", 5000, "REPLICATE", 2)
+	if s := showState(t, cl.Client(1), id); s != "active" {
+		t.Fatalf("after the unknown messages the replica shows %q", s)
+	}
+}
