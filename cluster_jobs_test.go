@@ -294,3 +294,41 @@ func TestClusterPeerMessageOfUnknownKindIsDroppedWithALogLine(t *testing.T) {
 		t.Fatalf("after the unknown messages the replica shows %q", s)
 	}
 }
+
+func TestClusterLeavingNodeKeepsNoCopyAndDrains(t *testing.T) {
+	cl := clustertest.Start(t, 3)
+	ctx := context.Background()
+	// A job queued on node 1 before it starts leaving.
+	old := addJob(t, cl.Client(0), "drain", "old", 5000, "REPLICATE", 1)
+	cl.Do(0, "CLUSTER", "LEAVING", "yes")
+	// SPEC §9: a leaving node replicates new jobs elsewhere and keeps none.
+	id := addJob(t, cl.Client(0), "q", "x", 5000, "REPLICATE", 2)
+	got := states(t, cl, id)
+	if got[0] != "" || got[1] == "" || got[2] == "" {
+		t.Fatalf("SHOW on each node after an ADDJOB on a leaving node: %v", got)
+	}
+	cl.WaitFor("exactly one node to queue it", func() bool {
+		s := states(t, cl, id)
+		return (s[1] == "queued") != (s[2] == "queued")
+	})
+	if _, err := cl.Try(0, "GETJOB", "TIMEOUT", 100, "FROM", "q"); err == nil ||
+		!strings.HasPrefix(err.Error(), "LEAVING") {
+		t.Fatalf("blocking GETJOB on a leaving node: %v", err)
+	}
+	// Its queue drains to a consumer elsewhere.
+	v, err := cl.Client(1).Do(ctx, "GETJOB", "TIMEOUT", 10000, "FROM", "drain").Result()
+	if err != nil || v.([]any)[0].([]any)[1] != old {
+		t.Fatalf("GETJOB on node 2 for the leaving node's job: %v %v", v, err)
+	}
+	// Replication never picks a leaving node.
+	for i := 0; i < 5; i++ {
+		id := addJob(t, cl.Client(1), "q", "y", 5000, "REPLICATE", 2)
+		if s := showState(t, cl.Client(0), id); s != "" {
+			t.Fatalf("a leaving node got a copy (%s)", s)
+		}
+	}
+	if _, err := cl.Try(1, "ADDJOB", "q", "z", 1000, "REPLICATE", 3); err == nil ||
+		!strings.HasPrefix(err.Error(), "NOREPL") {
+		t.Fatalf("REPLICATE 3 with one of 3 nodes leaving: %v", err)
+	}
+}
