@@ -32,65 +32,12 @@ type peerMsg struct {
 // practice, and it never becomes a visible queue.
 const dummyQueue = "\x00godisque:dummy-acks"
 
-// fromOf is the sender's node ID of a cluster message, "" for anything else.
+// fromOf is the sender of a job message, nil for anything else.
 func fromOf(msg proto.Message) *protocol.Peer {
-	switch m := msg.(type) {
-	case *protocol.ReplJob:
-		return m.From
-	case *protocol.GotJob:
-		return m.From
-	case *protocol.EnqueueJob:
-		return m.From
-	case *protocol.Queued:
-		return m.From
-	case *protocol.SetAck:
-		return m.From
-	case *protocol.WillQueue:
-		return m.From
-	case *protocol.GotAck:
-		return m.From
-	case *protocol.DelJobMsg:
-		return m.From
-	case *protocol.NeedJobs:
-		return m.From
-	case *protocol.YourJobs:
-		return m.From
-	case *protocol.WorkingMsg:
-		return m.From
-	case *protocol.PauseMsg:
-		return m.From
+	if m, ok := msg.(protocol.Sent); ok {
+		return m.Sender()
 	}
 	return nil
-}
-
-// stamp sets the sender of a cluster message.
-func stamp(msg proto.Message, p *protocol.Peer) {
-	switch m := msg.(type) {
-	case *protocol.ReplJob:
-		m.From = p
-	case *protocol.GotJob:
-		m.From = p
-	case *protocol.EnqueueJob:
-		m.From = p
-	case *protocol.Queued:
-		m.From = p
-	case *protocol.SetAck:
-		m.From = p
-	case *protocol.WillQueue:
-		m.From = p
-	case *protocol.GotAck:
-		m.From = p
-	case *protocol.DelJobMsg:
-		m.From = p
-	case *protocol.NeedJobs:
-		m.From = p
-	case *protocol.YourJobs:
-		m.From = p
-	case *protocol.WorkingMsg:
-		m.From = p
-	case *protocol.PauseMsg:
-		m.From = p
-	}
 }
 
 // tell sends msg to nodes, stamped with this node as its sender.
@@ -98,7 +45,9 @@ func (n *Node) tell(to []string, msg proto.Message) {
 	if n.bus == nil || len(to) == 0 {
 		return
 	}
-	stamp(msg, n.bus.Self())
+	if m, ok := msg.(protocol.Sent); ok {
+		m.SetSender(n.bus.Self())
+	}
 	me := n.ID()
 	for _, id := range to {
 		if id != me {

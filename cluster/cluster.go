@@ -486,31 +486,8 @@ func (c *Cluster) news(from *protocol.Peer) bool {
 
 // senderOf is the From of a job message.
 func senderOf(msg proto.Message) *protocol.Peer {
-	switch m := msg.(type) {
-	case *protocol.ReplJob:
-		return m.From
-	case *protocol.GotJob:
-		return m.From
-	case *protocol.EnqueueJob:
-		return m.From
-	case *protocol.Queued:
-		return m.From
-	case *protocol.SetAck:
-		return m.From
-	case *protocol.WillQueue:
-		return m.From
-	case *protocol.GotAck:
-		return m.From
-	case *protocol.DelJobMsg:
-		return m.From
-	case *protocol.NeedJobs:
-		return m.From
-	case *protocol.YourJobs:
-		return m.From
-	case *protocol.WorkingMsg:
-		return m.From
-	case *protocol.PauseMsg:
-		return m.From
+	if m, ok := msg.(protocol.Sent); ok {
+		return m.Sender()
 	}
 	return nil
 }
