@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/godisque/godisque/config"
 	"github.com/godisque/godisque/internal/clustertest"
 	"github.com/godisque/godisque/protocol/wire"
 )
@@ -331,4 +332,22 @@ func TestClusterLeavingNodeKeepsNoCopyAndDrains(t *testing.T) {
 		!strings.HasPrefix(err.Error(), "NOREPL") {
 		t.Fatalf("REPLICATE 3 with one of 3 nodes leaving: %v", err)
 	}
+}
+
+func TestClusterReplicaWithAOFKeepsItsCopyAcrossARestart(t *testing.T) {
+	cl := clustertest.Start(t, 2, clustertest.WithConfig(func(_ int, c *config.Config) {
+		c.AppendOnly = true
+		c.AppendFsync = "always"
+	}))
+	id := addJob(t, cl.Client(0), "q", "kept", 5000, "REPLICATE", 2, "RETRY", 1)
+	cl.Kill(1)
+	cl.Restart(1)
+	if s := showState(t, cl.Client(1), id); s != "active" && s != "queued" {
+		t.Fatalf("after a restart the replica shows %q", s)
+	}
+	// The origin dies for good: the replica requeues the job from its file.
+	cl.Kill(0)
+	cl.WaitFor("the restarted replica to queue the job", func() bool {
+		return showState(t, cl.Client(1), id) == "queued"
+	})
 }

@@ -294,6 +294,7 @@ func (a *queueActor) carryOut(ctx actor.Context, effects []Effect, after func(du
 		done chan any
 	}
 	var answers []answer // resolved here: the release may run on the aof actor
+	var sends []Send     // after the commit too: a GOTJOB promises a durable copy
 	for _, e := range effects {
 		switch e := e.(type) {
 		case Deliver:
@@ -304,7 +305,7 @@ func (a *queueActor) carryOut(ctx actor.Context, effects []Effect, after func(du
 				answers = append(answers, answer{e, done})
 			}
 		case Send:
-			a.node.tell(e.To, e.Msg)
+			sends = append(sends, e)
 		case Persist:
 			recs = append(recs, e.Job)
 		case Unpersist:
@@ -317,6 +318,9 @@ func (a *queueActor) carryOut(ctx actor.Context, effects []Effect, after func(du
 	}
 	durable := len(recs) > 0 && a.node.aofPID != nil
 	release := func() {
+		for _, e := range sends {
+			a.node.tell(e.To, e.Msg)
+		}
 		for _, d := range wakes {
 			d.W.C <- d.Wake // buffered; exactly one claimer sends
 		}
