@@ -2,6 +2,7 @@ package actors
 
 import (
 	"math"
+	"slices"
 
 	"github.com/godisque/godisque/protocol"
 )
@@ -271,7 +272,7 @@ func (q *Queue) info(now int64, j *Job) *protocol.JobInfo {
 		ttl = 0
 	}
 	in := &protocol.JobInfo{
-		Id: j.ID, Queue: j.Queue, HasQueue: true, State: protocol.JobState(j.State),
+		Id: j.ID, Queue: j.Queue, HasQueue: j.Queue != dummyQueue, State: protocol.JobState(j.State),
 		Repl: uint32(j.Repl), Ttl: ttl, Ctime: j.Ctime, Delay: j.Delay, Retry: j.Retry,
 		Nacks: j.Nacks, AdditionalDeliveries: j.AddDel,
 		NodesDelivered: append([]string{}, j.Delivered...),
@@ -316,10 +317,17 @@ func (q *Queue) Stat(now int64) *protocol.QueueInfo {
 	if !q.visible {
 		return nil
 	}
+	from := []string{}
+	for id, at := range q.fed.responders {
+		if now-at <= respondersWindow {
+			from = append(from, id)
+		}
+	}
+	slices.Sort(from)
 	return &protocol.QueueInfo{
 		Found: true, Name: q.Name, Len: int64(q.queued.Len()),
 		Age: (now - q.ctime) / 1000, Idle: (now - q.atime) / 1000,
-		Blocked: int64(len(q.waiters)), ImportFrom: []string{},
+		Blocked: int64(len(q.waiters)), ImportFrom: from, ImportRate: q.fed.importRate(now),
 		JobsIn: q.jobsIn, JobsOut: q.jobsOut, Pause: PauseName(q.pause),
 	}
 }

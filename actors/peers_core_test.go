@@ -491,8 +491,8 @@ func TestAnEmptyQueueImportsJobsFromAnotherNode(t *testing.T) {
 		t.Fatal("B imports at a rate now: it must have asked its responder for more")
 	}
 	st := b.q.Stat(s.now)
-	if st.JobsIn < 2 {
-		t.Fatalf("jobs-in %d", st.JobsIn)
+	if st.JobsIn < 2 || st.ImportRate == 0 || len(st.ImportFrom) != 1 || st.ImportFrom[0] != a.id {
+		t.Fatalf("QSTAT on the importer: jobs-in %d import-rate %d import-from %v", st.JobsIn, st.ImportRate, st.ImportFrom)
 	}
 	// Both copies know each other, so an ack on B removes A's copy.
 	b.q.Ack(s.now, []string{jobs[0].ID})
