@@ -13,6 +13,7 @@ import (
 
 	"github.com/godisque/godisque/config"
 	"github.com/godisque/godisque/internal/clustertest"
+	"github.com/godisque/godisque/internal/etcdtest"
 	"github.com/godisque/godisque/protocol/wire"
 )
 
@@ -350,4 +351,18 @@ func TestClusterReplicaWithAOFKeepsItsCopyAcrossARestart(t *testing.T) {
 	cl.WaitFor("the restarted replica to queue the job", func() bool {
 		return showState(t, cl.Client(1), id) == "queued"
 	})
+}
+
+func TestClusterNodesFindEachOtherThroughEtcd(t *testing.T) {
+	etcd := etcdtest.Start(t)
+	cl := clustertest.Start(t, 3, clustertest.WithoutMesh(), clustertest.WithConfig(func(_ int, c *config.Config) {
+		c.ClusterEtcdEndpoints = []string{etcd.URL}
+		c.ClusterEtcdPrefix = "/godisque-test/"
+	}))
+	// Nobody ran CLUSTER MEET: etcd told every node about the others.
+	cl.WaitMesh()
+	id := addJob(t, cl.Client(0), "q", "x", 5000, "REPLICATE", 3)
+	if got := states(t, cl, id); got[1] == "" || got[2] == "" {
+		t.Fatalf("SHOW on each node: %v", got)
+	}
 }

@@ -90,6 +90,7 @@ type Node struct {
 	settings *config.Store
 	nodes    *cluster.NodesConf
 	cluster  *cluster.Cluster // nil without a gateway
+	etcd     *cluster.Etcd    // nil unless cluster-etcd-endpoints is set
 	sys      *actor.ActorSystem
 	ownSys   bool // sys was made here (for remoting): Stop shuts it down
 	log      *zap.Logger
@@ -311,12 +312,34 @@ func (n *Node) startCluster(cfg Config, sc *config.Config, id string, seed uint6
 		Addr:        addr, Port: port, Transport: tr, Clock: cfg.Clock, Seed: seed, Conf: n.nodes, Logger: n.log,
 		Seeds: sc.ClusterSeeds,
 	})
+	if len(sc.ClusterEtcdEndpoints) > 0 {
+		// Nodes registered in etcd are met like seeds; failure detection
+		// stays with the gossip (membership is advisory).
+		clu := n.cluster
+		ed, err := cluster.StartEtcd(context.Background(), cluster.EtcdOptions{
+			Endpoints: sc.ClusterEtcdEndpoints, Prefix: sc.ClusterEtcdPrefix,
+			NodeID: func() string { return clu.Self().NodeId }, BusAddr: addr, Logger: n.log,
+			Meet: func(a string) error { return clu.MeetAddr(a, 0) },
+		})
+		if err != nil {
+			n.stopCluster()
+			return fmt.Errorf("disque: cluster-etcd-endpoints: %w", err)
+		}
+		n.etcd = ed
+	}
 	return nil
 }
 
 // stopCluster closes the Cluster (and its transport) and the actor system
 // made for remoting.
 func (n *Node) stopCluster() {
+	if n.etcd != nil {
+		// First, so that the other nodes see this one leave at once.
+		if err := n.etcd.Close(); err != nil {
+			n.log.Warn("cluster: etcd close", zap.Error(err))
+		}
+		n.etcd = nil
+	}
 	if n.cluster != nil {
 		if err := n.cluster.Close(); err != nil {
 			n.log.Warn("cluster: close", zap.Error(err))

@@ -289,6 +289,19 @@ type Config struct {
 	// (cluster-seeds, a godisque extension), besides those remembered in
 	// ClusterConfigFile. A later directive replaces an earlier one.
 	ClusterSeeds []string
+
+	// ClusterEtcdEndpoints are etcd client URLs (http://host:port,
+	// https://host:port, or host:port) through which the node also finds
+	// the others (cluster-etcd-endpoints, a godisque extension): it
+	// registers its bus address there under a lease and meets every node
+	// registered. Empty = no etcd. Membership stays the gossip's; etcd
+	// only introduces nodes. A later directive replaces an earlier one.
+	ClusterEtcdEndpoints []string
+
+	// ClusterEtcdPrefix is the etcd key prefix of the node entries
+	// (cluster-etcd-prefix, a godisque extension): nodes sharing it find
+	// each other. Never empty.
+	ClusterEtcdPrefix string
 }
 
 // Default returns the configuration of a node started without a config
@@ -336,6 +349,8 @@ func Default() *Config {
 		ClusterNodeTimeout:         15000,               // 15 s
 		ClusterBusPort:             0,                   // Port+10000
 		ClusterSeeds:               nil,                 // only nodes.conf and CLUSTER MEET
+		ClusterEtcdEndpoints:       nil,                 // no etcd
+		ClusterEtcdPrefix:          "/godisque/nodes/",  // as cluster.DefaultEtcdPrefix
 	}
 }
 
@@ -344,6 +359,7 @@ func (c *Config) Clone() *Config {
 	n := *c
 	n.Bind = cloneStrings(c.Bind)
 	n.ClusterSeeds = cloneStrings(c.ClusterSeeds)
+	n.ClusterEtcdEndpoints = cloneStrings(c.ClusterEtcdEndpoints)
 	if c.RenameCommands != nil {
 		n.RenameCommands = append([]CommandRename(nil), c.RenameCommands...)
 	}
@@ -421,6 +437,14 @@ func (c *Config) Validate() error {
 		if err := checkSeed(s); err != nil {
 			bad("cluster-seeds: %v", err)
 		}
+	}
+	for _, e := range c.ClusterEtcdEndpoints {
+		if err := checkEtcdEndpoint(e); err != nil {
+			bad("cluster-etcd-endpoints: %v", err)
+		}
+	}
+	if c.ClusterEtcdPrefix == "" {
+		bad("cluster-etcd-prefix must not be empty")
 	}
 	nonNegative := []struct {
 		name string
@@ -523,6 +547,34 @@ func checkSeed(s string) error {
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 		return fmt.Errorf("seed %q has an invalid port", s)
+	}
+	return nil
+}
+
+// checkEtcdEndpoint checks one cluster-etcd-endpoints entry: an etcd
+// client URL, http://host:port or https://host:port (unix:// and unixs://
+// sockets too), or a bare host:port.
+func checkEtcdEndpoint(s string) error {
+	hostPort := s
+	if scheme, rest, ok := strings.Cut(s, "://"); ok {
+		switch strings.ToLower(scheme) {
+		case "http", "https":
+			hostPort = rest
+		case "unix", "unixs":
+			if rest == "" {
+				return fmt.Errorf("etcd endpoint %q has no socket path", s)
+			}
+			return nil
+		default:
+			return fmt.Errorf("etcd endpoint %q must be http://host:port, https://host:port or host:port", s)
+		}
+	}
+	host, port, err := net.SplitHostPort(hostPort)
+	if err != nil || host == "" || strings.ContainsAny(host, "/?#@") {
+		return fmt.Errorf("etcd endpoint %q must be http://host:port, https://host:port or host:port", s)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("etcd endpoint %q has an invalid port", s)
 	}
 	return nil
 }

@@ -47,6 +47,8 @@ func TestDefault(t *testing.T) {
 		{"syslog-ident", c.SyslogIdent, "disque"},
 		{"syslog-facility", c.SyslogFacility, "local0"},
 		{"activerehashing", c.ActiveRehashing, true},
+		{"cluster-etcd-endpoints", len(c.ClusterEtcdEndpoints), 0},
+		{"cluster-etcd-prefix", c.ClusterEtcdPrefix, "/godisque/nodes/"},
 		{"aof path", c.AOFPath(), "disque.aof"},
 		{"nodes.conf path", c.ClusterConfigPath(), "nodes.conf"},
 	}
@@ -96,6 +98,9 @@ func TestValidate(t *testing.T) {
 		{"perm", func(c *Config) { c.UnixSocketPerm = 01000 }, []string{"unixsocketperm"}},
 		{"password", func(c *Config) { c.RequirePass = strings.Repeat("x", 600) }, []string{"requirepass"}},
 		{"seeds", func(c *Config) { c.ClusterSeeds = []string{"h:1", "bad"} }, []string{`seed "bad"`}},
+		{"etcd endpoints", func(c *Config) { c.ClusterEtcdEndpoints = []string{"http://h:2379", "h:2379", "nowhere"} },
+			[]string{`cluster-etcd-endpoints: etcd endpoint "nowhere"`}},
+		{"etcd prefix", func(c *Config) { c.ClusterEtcdPrefix = "" }, []string{"cluster-etcd-prefix must not be empty"}},
 		{"bind", func(c *Config) { c.Bind = []string{""} }, []string{"bind: empty address"}},
 		{"buffer limit", func(c *Config) { c.ClientOutputBufferLimit.SoftSeconds = -1 }, []string{"soft seconds"}},
 	}
@@ -136,16 +141,17 @@ func TestClone(t *testing.T) {
 	c := Default()
 	c.Bind = []string{"a"}
 	c.ClusterSeeds = []string{"h:1"}
+	c.ClusterEtcdEndpoints = []string{"h:2379"}
 	c.RenameCommands = []CommandRename{{"A", "B"}}
 	n := c.Clone()
 	if !reflect.DeepEqual(c, n) {
 		t.Fatal("clone differs")
 	}
-	n.Bind[0], n.ClusterSeeds[0], n.RenameCommands[0].To = "x", "x", "x"
-	if c.Bind[0] != "a" || c.ClusterSeeds[0] != "h:1" || c.RenameCommands[0].To != "B" {
+	n.Bind[0], n.ClusterSeeds[0], n.ClusterEtcdEndpoints[0], n.RenameCommands[0].To = "x", "x", "x", "x"
+	if c.Bind[0] != "a" || c.ClusterSeeds[0] != "h:1" || c.ClusterEtcdEndpoints[0] != "h:2379" || c.RenameCommands[0].To != "B" {
 		t.Error("clone shares slices")
 	}
-	if d := Default().Clone(); d.Bind != nil || d.ClusterSeeds != nil || !reflect.DeepEqual(d, Default()) {
+	if d := Default().Clone(); d.Bind != nil || d.ClusterSeeds != nil || d.ClusterEtcdEndpoints != nil || !reflect.DeepEqual(d, Default()) {
 		t.Error("clone of nil slices")
 	}
 }

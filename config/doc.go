@@ -12,7 +12,11 @@
 // between them (the client port must leave room for the bus port at
 // port+10000 unless cluster-bus-port is set) and normalises what Disque
 // normalises instead of refusing (hz is clamped to 1..500). godisque adds
-// two directives of its own: cluster-bus-port and cluster-seeds.
+// directives of its own: cluster-bus-port, cluster-seeds, and
+// cluster-etcd-endpoints with cluster-etcd-prefix (nodes also find each
+// other through etcd). They are read at start only: CONFIG SET refuses
+// them, and CONFIG GET, which lists Disque's names, does not show them;
+// CONFIG REWRITE writes them.
 //
 // # Reading a configuration
 //

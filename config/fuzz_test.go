@@ -40,6 +40,7 @@ func FuzzParse(f *testing.F) {
 		"include /nowhere.conf",
 		"client-output-buffer-limit normal 1kb 1k 60\nclient-output-buffer-limit pubsub 1 1 1",
 		"cluster-seeds [::1]:7711 h:1\ncluster-bus-port 9000\nport 60000",
+		"cluster-etcd-endpoints http://[::1]:2379 h:2379 unix:///s\ncluster-etcd-prefix '/a b/'",
 		"hz -1\nunixsocketperm 777\nloglevel DEBUG",
 		"port \"unbalanced",
 		"rename-command a b\ndatabases 3\ndaemonize yes",

@@ -197,6 +197,13 @@ var params = []param{
 		"Invalid watchdog-period value"),
 	intParam("cluster-bus-port", func(c *Config) *int { return &c.ClusterBusPort }, 0, 65535, "Invalid cluster-bus-port"),
 	listParam("cluster-seeds", func(c *Config) *[]string { return &c.ClusterSeeds }, -1, checkSeed),
+	listParam("cluster-etcd-endpoints", func(c *Config) *[]string { return &c.ClusterEtcdEndpoints }, -1, checkEtcdEndpoint),
+	stringParam("cluster-etcd-prefix", func(c *Config) *string { return &c.ClusterEtcdPrefix }, false, func(v string) error {
+		if v == "" {
+			return errors.New("cluster-etcd-prefix can't be empty")
+		}
+		return nil
+	}),
 	renameCommandParam(),
 }
 

@@ -95,6 +95,11 @@ func TestParseDirectives(t *testing.T) {
 		{"cluster-seeds 10.0.0.1:17711 [::1]:17712", func(c *Config) {
 			c.ClusterSeeds = []string{"10.0.0.1:17711", "[::1]:17712"}
 		}, false},
+		{"cluster-etcd-endpoints http://10.0.0.1:2379 https://etcd.example:2379 [::1]:2379 unix:///run/etcd.sock", func(c *Config) {
+			c.ClusterEtcdEndpoints = []string{"http://10.0.0.1:2379", "https://etcd.example:2379", "[::1]:2379", "unix:///run/etcd.sock"}
+		}, false},
+		{`cluster-etcd-endpoints ""`, func(c *Config) {}, false},
+		{"cluster-etcd-prefix /prod/disque/", func(c *Config) { c.ClusterEtcdPrefix = "/prod/disque/" }, false},
 		// Directive names are case-insensitive; blanks around are ignored.
 		{"  PORT 7000\t", func(c *Config) { c.Port = 7000 }, false},
 		{"MaxMemory 2GB", func(c *Config) { c.MaxMemory = 2 << 30 }, false},
@@ -131,7 +136,8 @@ func TestEveryDirectiveKnown(t *testing.T) {
 		aof-enqueue-jobs-once requirepass pidfile rename-command
 		cluster-config-file cluster-node-timeout slowlog-log-slower-than
 		latency-monitor-threshold slowlog-max-len client-output-buffer-limit
-		watchdog-period cluster-bus-port cluster-seeds`)
+		watchdog-period cluster-bus-port cluster-seeds
+		cluster-etcd-endpoints cluster-etcd-prefix`)
 	for _, name := range spec {
 		if name == "include" {
 			continue // handled by the parser itself
@@ -202,6 +208,14 @@ func TestParseErrors(t *testing.T) {
 		{"cluster-bus-port 70000", 1, "Invalid cluster-bus-port"},
 		{"cluster-seeds nohost", 1, `seed "nohost" must be host:port`},
 		{"cluster-seeds h:0", 1, `seed "h:0" has an invalid port`},
+		{"cluster-etcd-endpoints", 1, "Bad directive or wrong number of arguments"},
+		{"cluster-etcd-endpoints h:1 ftp://h:2", 1, `etcd endpoint "ftp://h:2" must be http://host:port, https://host:port or host:port`},
+		{"cluster-etcd-endpoints http://h", 1, `etcd endpoint "http://h" must be http://host:port, https://host:port or host:port`},
+		{"cluster-etcd-endpoints http://h:2379/x", 1, `etcd endpoint "http://h:2379/x" has an invalid port`},
+		{"cluster-etcd-endpoints h:0", 1, `etcd endpoint "h:0" has an invalid port`},
+		{"cluster-etcd-endpoints unix://", 1, `etcd endpoint "unix://" has no socket path`},
+		{`cluster-etcd-prefix ""`, 1, "cluster-etcd-prefix can't be empty"},
+		{"cluster-etcd-prefix a b", 1, "Bad directive or wrong number of arguments"},
 		{"bind " + strings.Repeat("a ", 17), 1, "Bad directive or wrong number of arguments"},
 		{`requirepass "unterminated`, 1, "Unbalanced quotes in configuration line"},
 		{`requirepass "a"b`, 1, "Unbalanced quotes in configuration line"},
