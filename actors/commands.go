@@ -374,9 +374,7 @@ func (q *Queue) evict() {
 // evicts the queue object when it has been idle long enough for the memory
 // level. It returns the next instant the queue wants a tick, 0 for never.
 func (q *Queue) Tick(now int64, memLevel int) int64 {
-	if len(q.waits) > 0 {
-		q.replicationTick(now)
-	}
+	q.replicationTick(now)
 	if len(q.waiters) > 0 && q.fed.waiterCron != 0 && now >= q.fed.waiterCron {
 		// Blocked clients ask other nodes for jobs about once a second.
 		q.fed.waiterCron = now + waiterCronMs
@@ -412,7 +410,7 @@ func (q *Queue) NextTick(memLevel int) int64 {
 	if j := q.awake.peek(); j != nil {
 		at = j.awake
 	}
-	if r := q.nextReplication(); r != 0 && (at == 0 || r < at) {
+	if r := q.replDue; r != 0 && len(q.waits) > 0 && (at == 0 || r < at) {
 		at = r
 	}
 	if c := q.fed.waiterCron; c != 0 && len(q.waiters) > 0 && q.clustered() && (at == 0 || c < at) {

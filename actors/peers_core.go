@@ -165,6 +165,9 @@ func (q *Queue) AddReplicated(now int64, j *Job, o AddOptions) (done bool, err *
 		q.waits = make(map[string]*replWait)
 	}
 	q.waits[j.ID] = w
+	if q.replDue == 0 || w.next < q.replDue {
+		q.replDue = w.next
+	}
 	q.replicate(now, j, additional, false)
 	return false, nil
 }
@@ -247,8 +250,13 @@ func (q *Queue) replicate(now int64, j *Job, n int, noreply bool) {
 }
 
 // replicationTick re-sends for every waiting ADDJOB (one more target each
-// 50 ms) and times out those past their deadline.
+// 50 ms) and times out those past their deadline. It walks the waits only
+// when one is due (replDue), not on every message the queue gets.
 func (q *Queue) replicationTick(now int64) {
+	if len(q.waits) == 0 || now < q.replDue {
+		return
+	}
+	defer func() { q.replDue = q.nextReplication() }()
 	for id, w := range q.waits {
 		j := q.lookup(id)
 		if j == nil || j.State != StateWaitRepl {

@@ -90,6 +90,7 @@ type Queue struct {
 	jobsOut int64
 
 	waits     map[string]*replWait // ADDJOBs waiting for replication, by job ID
+	replDue   int64                // earliest next or deadline among waits
 	gcBackoff map[string]int64     // acked jobs' current GC retry interval, ms
 	fed       federation
 
