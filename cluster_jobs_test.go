@@ -313,6 +313,13 @@ func TestClusterLeavingNodeKeepsNoCopyAndDrains(t *testing.T) {
 		s := states(t, cl, id)
 		return (s[1] == "queued") != (s[2] == "queued")
 	})
+	// SPEC §18.8, fixed: an at-most-once job added on a leaving node is
+	// queued on the node that holds it (Disque left it active forever).
+	amo := addJob(t, cl.Client(0), "lq0", "y", 5000, "REPLICATE", 1, "RETRY", 0)
+	cl.WaitFor("the at-most-once job queued elsewhere", func() bool {
+		s := states(t, cl, amo)
+		return s[0] == "" && (s[1] == "queued" || s[2] == "queued")
+	})
 	if _, err := cl.Try(0, "GETJOB", "TIMEOUT", 100, "FROM", "q"); err == nil ||
 		!strings.HasPrefix(err.Error(), "LEAVING") {
 		t.Fatalf("blocking GETJOB on a leaving node: %v", err)
