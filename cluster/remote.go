@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"strconv"
@@ -22,9 +23,10 @@ import (
 // --------------------------------- The Remote --------------------------------
 //
 // Remote is the real Transport: protoactor remoting (gRPC) to the actor
-// "node" of each peer, PID{Address: "host:busport", Id: "node"}. The
-// receiving side needs nothing here: remoting and protocol's bridge turn the
-// carrier back into the gogo message and deliver it to the node actor.
+// "node" of each peer, PID{Address: "host:busport", Id: "node"}. On the
+// receiving side remoting and protocol's bridge turn the carrier back into
+// the gogo message and deliver it to the node actor, under any address the
+// sender knows the node by (chapter "Our own addresses", at the end).
 //
 // What protoactor does with a peer that is not there (PROTOACTOR.md §2.4,
 // and measured again for this file against the pinned version):
@@ -73,7 +75,9 @@ import (
 type RemoteOptions struct {
 	// Host is the address the bus listens on. Peers must reach the node at
 	// Host:Port unless AdvertisedHost is set, so a wildcard Host ("",
-	// "0.0.0.0", "::") needs AdvertisedHost.
+	// "0.0.0.0", "::") needs AdvertisedHost. Messages addressed to any
+	// address of the node on Port are delivered to it, not only those to
+	// the advertised one.
 	Host string
 	// Port is the bus port; 0 picks a free one.
 	Port int
@@ -102,6 +106,7 @@ const (
 type Remote struct {
 	sys      *actor.ActorSystem
 	rem      *remote.Remote
+	self     *selfAddrs
 	log      *zap.Logger
 	queueLen int
 	sub      *eventstream.Subscription
@@ -147,14 +152,6 @@ func StartRemote(sys *actor.ActorSystem, o RemoteOptions) (*Remote, error) {
 	}
 	opts := []remote.ConfigOption{
 		remote.WithEndpointWriterQueueSize(writerQueueSize),
-		// WithDialOptions replaces remoting's defaults, insecure
-		// credentials included.
-		remote.WithDialOptions(
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithKeepaliveParams(keepalive.ClientParameters{
-				Time: keepaliveTime, Timeout: keepaliveWait, PermitWithoutStream: true,
-			}),
-		),
 		remote.WithServerOptions(
 			grpc.KeepaliveParams(keepalive.ServerParameters{Time: keepaliveTime, Timeout: keepaliveWait}),
 			// Peers ping every keepaliveTime; a stricter policy than that
@@ -167,12 +164,20 @@ func StartRemote(sys *actor.ActorSystem, o RemoteOptions) (*Remote, error) {
 	if o.AdvertisedHost != "" {
 		opts = append(opts, remote.WithAdvertisedHost(net.JoinHostPort(o.AdvertisedHost, strconv.Itoa(port))))
 	}
+	self := newSelfAddrs(o.Host)
+	guard := &connGuard{self: self, sysID: sys.ID, pending: map[string]*grpc.ClientConn{}}
+	opts = append(opts, remote.WithDialOptions(append(dialOptions(), grpc.WithStreamInterceptor(guard.stream))...))
+	// Ahead of remoting's own resolver, which claims every address.
+	sys.ProcessRegistry.RegisterAddressResolver(self.resolver(sys))
 	rem := remote.NewRemote(sys, remote.Configure(host, port, opts...))
 	if err := start(rem); err != nil {
 		return nil, fmt.Errorf("cluster: bus port: %w", err)
 	}
+	if _, p, err := net.SplitHostPort(sys.Address()); err == nil {
+		self.port.Store(&p)
+	}
 
-	r := &Remote{sys: sys, rem: rem, log: o.Logger, queueLen: o.QueueLen, peers: make(map[string]*peer)}
+	r := &Remote{sys: sys, rem: rem, self: self, log: o.Logger, queueLen: o.QueueLen, peers: make(map[string]*peer)}
 	r.sub = sys.EventStream.SubscribeWithPredicate(r.endpointEvent, func(ev any) bool {
 		switch ev.(type) {
 		case *remote.EndpointConnectedEvent, *remote.EndpointTerminatedEvent:
@@ -182,6 +187,18 @@ func StartRemote(sys *actor.ActorSystem, o RemoteOptions) (*Remote, error) {
 	})
 	r.log.Info("cluster bus listening", zap.String("address", r.Address()))
 	return r, nil
+}
+
+// dialOptions are the bus's gRPC client options but the stream
+// interceptor. WithDialOptions replaces remoting's defaults, insecure
+// credentials included.
+func dialOptions() []grpc.DialOption {
+	return []grpc.DialOption{
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{
+			Time: keepaliveTime, Timeout: keepaliveWait, PermitWithoutStream: true,
+		}),
+	}
 }
 
 // start is remote.Start with its panic (the port was taken since the probe)
@@ -450,3 +467,211 @@ func (p *peer) retire() bool {
 }
 
 var _ Transport = (*Remote)(nil)
+
+// ------------------------------ Our own addresses ----------------------------
+//
+// protoactor delivers a message here only when its PID's address is the one
+// the actor system advertises (ProcessRegistryValue.Get); any other address
+// goes to remoting. The endpoint reader is no exception: a message that came
+// in over the wire goes to Root.Send with the address its sender used. A
+// node bound to every interface is reachable at several addresses
+// (loopback, each interface's, the advertised one), and a peer that met it
+// at 127.0.0.1 sends to PID{"127.0.0.1:busport", "node"}: the node took that
+// for somebody else's address and sent the message out again, to itself,
+// round and round at 80% of a core, and the handshake never completed.
+//
+// So StartRemote registers an address resolver ahead of remoting's, which
+// claims every address of this node on its bus port:
+//
+//   - bound to one host: that host, and "localhost" if it is a loopback one;
+//   - bound to every interface: "localhost", every loopback and unspecified
+//     IP, and the addresses of the interfaces, looked at again (at most once
+//     a second) when an IP on our port is not among them: interfaces come
+//     and go.
+//
+// What this misses (a NAT's address, a host name) connGuard catches at the
+// first round trip: the server of an endpoint answers the connect request
+// with its actor system's ID, and an endpoint that answers with ours is this
+// node, so its address is claimed from then on. A message sent there comes
+// back once over the wire and is delivered here; so do the later ones sent
+// to a PID that remoting had claimed before (protoactor keeps a PID's
+// process in the PID): a detour, no longer a loop.
+
+// ifaceLookEvery bounds how often an unknown IP on our port makes us list
+// the interfaces again.
+const ifaceLookEvery = time.Second
+
+// selfAddrs knows the addresses of this node; see the chapter comment.
+type selfAddrs struct {
+	any      bool                   // bound to every interface
+	host     string                 // else the bound host, an IP in canonical form if it is one
+	loopback bool                   // the bound host is a loopback one
+	port     atomic.Pointer[string] // the bus port, once remoting listens
+	learned  sync.Map               // addresses that answered with our ID (connGuard)
+
+	ifaces   atomic.Pointer[map[string]bool] // interface IPs (any only)
+	mu       sync.Mutex                      // guards lookedAt; held while listing the interfaces
+	lookedAt time.Time
+}
+
+func newSelfAddrs(host string) *selfAddrs {
+	s := &selfAddrs{host: strings.ToLower(host)}
+	if ip := net.ParseIP(host); ip != nil {
+		s.any, s.host, s.loopback = ip.IsUnspecified(), ip.String(), ip.IsLoopback()
+	} else {
+		s.any, s.loopback = host == "", s.host == "localhost"
+	}
+	return s
+}
+
+// resolver is the address resolver: a PID at one of our addresses is the
+// local process of its ID.
+func (s *selfAddrs) resolver(sys *actor.ActorSystem) actor.AddressResolver {
+	return func(pid *actor.PID) (actor.Process, bool) {
+		if !s.owns(pid.Address) {
+			return nil, false
+		}
+		if p, ok := sys.ProcessRegistry.GetLocal(pid.Id); ok {
+			return p, true
+		}
+		return localByID{sys}, true
+	}
+}
+
+// owns tells whether addr, "host:port", is this node.
+func (s *selfAddrs) owns(addr string) bool {
+	if _, ok := s.learned.Load(addr); ok {
+		return true
+	}
+	port := s.port.Load()
+	host, p, err := net.SplitHostPort(addr)
+	if port == nil || err != nil || p != *port {
+		return false
+	}
+	ip := net.ParseIP(host)
+	switch {
+	case ip == nil:
+		host = strings.ToLower(host)
+		return host == "localhost" && (s.any || s.loopback) || !s.any && host == s.host
+	case !s.any:
+		return ip.String() == s.host
+	case ip.IsLoopback() || ip.IsUnspecified():
+		return true
+	}
+	return s.isInterface(ip.String())
+}
+
+// isInterface tells whether ip is an address of one of the interfaces.
+func (s *selfAddrs) isInterface(ip string) bool {
+	if m := s.ifaces.Load(); m != nil && (*m)[ip] {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m := s.ifaces.Load(); m != nil && time.Since(s.lookedAt) < ifaceLookEvery {
+		return (*m)[ip]
+	}
+	s.lookedAt = time.Now()
+	m := map[string]bool{}
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok {
+				m[ipn.IP.String()] = true
+			}
+		}
+	}
+	s.ifaces.Store(&m)
+	return m[ip]
+}
+
+// learn claims addr: an endpoint there answered with our ID.
+func (s *selfAddrs) learn(addr string) { s.learned.Store(addr, true) }
+
+// localByID is the process of a PID at one of our addresses whose actor is
+// not there (yet, or any more): the resolver's answer stays cached in the
+// PID, so it looks the actor up again at every message, and gives what it
+// cannot deliver to the dead letters.
+type localByID struct{ sys *actor.ActorSystem }
+
+func (l localByID) get(pid *actor.PID) actor.Process {
+	p, _ := l.sys.ProcessRegistry.GetLocal(pid.Id) // the dead letters if absent
+	return p
+}
+
+func (l localByID) SendUserMessage(pid *actor.PID, m any)   { l.get(pid).SendUserMessage(pid, m) }
+func (l localByID) SendSystemMessage(pid *actor.PID, m any) { l.get(pid).SendSystemMessage(pid, m) }
+func (l localByID) Stop(pid *actor.PID)                     { l.get(pid).Stop(pid) }
+
+// ---------------------------- Abandoned connections --------------------------
+//
+// protoactor's endpoint writer makes up to five attempts to reach a peer,
+// each a new grpc.ClientConn, a Receive stream and the connect handshake. A
+// failed attempt leaves its connection unclosed: the next attempt overwrites
+// it, and only the last one is closed when the writer stops. gRPC keeps
+// every abandoned connection redialling its address, with back-off, for the
+// life of the process: measured, four more connections (and their
+// goroutines) for every 11-second round of a dead peer, without end. Their
+// goroutines also read gRPC's logger, which the next remote.Start in the
+// process writes (the race of protocol/bridge_test.go).
+//
+// connGuard, the interceptor of every stream remoting opens, remembers for
+// each address the connection of the attempt in progress until it connects.
+// A new attempt for the same address means the previous one was abandoned:
+// it closes it. It also reads the connect response: a server that answers
+// with our own actor system's ID is this node (see Our own addresses).
+
+// connGuard is the bus's stream interceptor; see the chapter comment.
+type connGuard struct {
+	self  *selfAddrs
+	sysID string
+
+	mu      sync.Mutex                  // guards pending
+	pending map[string]*grpc.ClientConn // address -> the connection of an attempt not (yet) connected
+}
+
+func (g *connGuard) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string,
+	streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	addr := cc.Target() // what the writer dialled (gRPC may add a scheme)
+	if i := strings.Index(addr, ":///"); i >= 0 {
+		addr = addr[i+len(":///"):]
+	}
+	g.mu.Lock()
+	old := g.pending[addr]
+	g.pending[addr] = cc
+	g.mu.Unlock()
+	if old != nil && old != cc {
+		_ = old.Close() // abandoned; an error only says it was closed already
+	}
+	cs, err := streamer(ctx, desc, cc, method, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &guardedStream{ClientStream: cs, g: g, cc: cc, addr: addr}, nil
+}
+
+// guardedStream watches a stream's first message, the connect response.
+type guardedStream struct {
+	grpc.ClientStream
+	g         *connGuard
+	cc        *grpc.ClientConn
+	addr      string
+	connected atomic.Bool
+}
+
+func (s *guardedStream) RecvMsg(m any) error {
+	err := s.ClientStream.RecvMsg(m)
+	if err != nil || s.connected.Load() {
+		return err
+	}
+	s.connected.Store(true)
+	s.g.mu.Lock()
+	if s.g.pending[s.addr] == s.cc {
+		delete(s.g.pending, s.addr) // the writer owns it now
+	}
+	s.g.mu.Unlock()
+	if r, ok := m.(*remote.RemoteMessage); ok && r.GetConnectResponse() != nil &&
+		r.GetConnectResponse().GetMemberId() == s.g.sysID {
+		s.g.self.learn(s.addr)
+	}
+	return nil
+}

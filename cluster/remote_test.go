@@ -2,7 +2,9 @@ package cluster
 
 import (
 	"bufio"
+	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,6 +20,8 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/connectivity"
 
 	"github.com/godisque/godisque/protocol"
 	"github.com/godisque/godisque/protocol/wire"
@@ -28,7 +32,9 @@ import (
 // Remoting is tested against a peer node in a child process: this test
 // binary, re-executed with peerEnv set. Two remoting actor systems in one
 // process do not pass the race detector (protocol/bridge_test.go says why),
-// so this process runs exactly one, for the whole of TestRemote.
+// so a process runs exactly one: TestRemote runs its body in a process of
+// its own (remoteChildEnv), once per run (go test -count=N), and each peer
+// is one more.
 //
 // The peer's "node" actor sends every message of disque.proto it receives
 // back to the parent's "node" actor, through its own Remote; an *Unknown it
@@ -38,7 +44,17 @@ import (
 const (
 	peerEnv     = "GODISQUE_CLUSTER_TEST_PEER"      // the parent's bus address
 	peerPortEnv = "GODISQUE_CLUSTER_TEST_PEER_PORT" // the port the peer listens on
-	peerModeEnv = "GODISQUE_CLUSTER_TEST_PEER_MODE" // "start-taken": see TestRemote/StartPanicIsAnError
+	peerModeEnv = "GODISQUE_CLUSTER_TEST_PEER_MODE" // see the modes below
+
+	remoteChildEnv = "GODISQUE_CLUSTER_TEST_REMOTE" // set in the process that runs TestRemote's body
+)
+
+// The modes of a peer.
+const (
+	peerLoopback   = ""            // bound to 127.0.0.1
+	peerStartTaken = "start-taken" // see TestRemote/StartPanicIsAnError
+	peerWildcard   = "wildcard"    // bound to 0.0.0.0, advertising 127.0.0.2
+	peerLearn      = "learn"       // peerWildcard knowing none of its addresses but from connect responses
 )
 
 func init() {
@@ -47,10 +63,11 @@ func init() {
 		return
 	}
 	port, _ := strconv.Atoi(os.Getenv(peerPortEnv))
-	if os.Getenv(peerModeEnv) == "start-taken" {
+	mode := os.Getenv(peerModeEnv)
+	if mode == peerStartTaken {
 		startTaken()
 	}
-	runPeer(parent, port)
+	runPeer(parent, port, mode)
 }
 
 func quietSystem() *actor.ActorSystem {
@@ -60,12 +77,20 @@ func quietSystem() *actor.ActorSystem {
 
 // runPeer is the child process: it prints its bus address and echoes until
 // its stdin closes.
-func runPeer(parent string, port int) {
+func runPeer(parent string, port int, mode string) {
 	sys := quietSystem()
-	r, err := StartRemote(sys, RemoteOptions{Host: "127.0.0.1", Port: port, QueueLen: 1 << 16})
+	o := RemoteOptions{Host: "127.0.0.1", Port: port, QueueLen: 1 << 16}
+	if mode == peerWildcard || mode == peerLearn {
+		o.Host, o.AdvertisedHost = "0.0.0.0", "127.0.0.2"
+	}
+	r, err := StartRemote(sys, o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "peer:", err)
 		os.Exit(2)
+	}
+	if mode == peerLearn {
+		none := "none"
+		r.self.port.Store(&none) // no address is claimed for being ours, but by connGuard
 	}
 	echo := actor.PropsFromFunc(func(ctx actor.Context) {
 		switch m := ctx.Message().(type) {
@@ -193,8 +218,50 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 
 // -------------------------------------- Tests --------------------------------
 
-// TestRemote runs every remoting test on this process's one Remote.
+// TestRemote runs every remoting test on one Remote, in a process of its
+// own.
 func TestRemote(t *testing.T) {
+	if os.Getenv(remoteChildEnv) == "" {
+		runInChild(t)
+		return
+	}
+	testRemote(t)
+}
+
+// runInChild runs t again in a child process (this test binary), with the
+// subtests the -run pattern selects and remoteChildEnv set; the child's
+// output becomes t's.
+func runInChild(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := "^" + t.Name() + "$"
+	if f := flag.Lookup("test.run"); f != nil {
+		if _, sub, ok := strings.Cut(f.Value.String(), "/"); ok {
+			run += "/" + sub
+		}
+	}
+	args := []string{"-test.run=" + run, "-test.count=1"}
+	if testing.Verbose() {
+		args = append(args, "-test.v")
+	}
+	if testing.Short() {
+		args = append(args, "-test.short")
+	}
+	if d, ok := t.Deadline(); ok {
+		args = append(args, "-test.timeout="+time.Until(d).Round(time.Second).String())
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), remoteChildEnv+"=1")
+	out := t.Output()
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s in a process of its own: %v", t.Name(), err)
+	}
+}
+
+func testRemote(t *testing.T) {
 	sys := quietSystem()
 	sink := make(chan any, 1<<16)
 	_, err := sys.Root.SpawnNamed(actor.PropsFromFunc(func(ctx actor.Context) {
@@ -236,7 +303,7 @@ func TestRemote(t *testing.T) {
 			return nil
 		}
 	}
-	peer := startPeerProc(t, r.Address(), 0, "")
+	peer := startPeerProc(t, r.Address(), 0, peerLoopback)
 
 	t.Run("InOrder", func(t *testing.T) {
 		drain()
@@ -276,6 +343,52 @@ func TestRemote(t *testing.T) {
 		}
 	})
 
+	// A node is delivered what is sent to any of its addresses, not only to
+	// the one it advertises; before, it sent such a message out again, to
+	// itself, forever.
+	t.Run("SentToItsOwnAlias", func(t *testing.T) {
+		drain()
+		alias := "localhost:" + strconv.Itoa(peerPortOf(t, r.Address()))
+		r.Send(alias, &protocol.Count{N: 5})
+		if got := receive(t, "the message to "+alias, 10*time.Second); !reflect.DeepEqual(got, &protocol.Count{N: 5}) {
+			t.Errorf("got %v", got)
+		}
+	})
+
+	t.Run("AnyAddressOfAWildcardNode", func(t *testing.T) {
+		drain()
+		p := startPeerProc(t, r.Address(), 0, peerWildcard)
+		if !strings.HasPrefix(p.addr, "127.0.0.2:") {
+			t.Fatalf("the wildcard peer advertises %q", p.addr)
+		}
+		hosts := []string{"127.0.0.2", "127.0.0.1", "localhost", "127.0.0.3"}
+		if ip := globalIPv4(); ip != "" {
+			hosts = append(hosts, ip) // an interface's
+		}
+		for i, host := range hosts {
+			addr := net.JoinHostPort(host, strconv.Itoa(peerPortOf(t, p.addr)))
+			r.Send(addr, &protocol.Count{N: int64(i)})
+			if got := receive(t, "the echo of a message to "+addr, 10*time.Second); !reflect.DeepEqual(got, &protocol.Count{N: int64(i)}) {
+				t.Errorf("to %s: got %v", addr, got)
+			}
+		}
+	})
+
+	t.Run("AddressLearnedFromConnectResponse", func(t *testing.T) {
+		// The peer claims no address but its advertised one; its own
+		// endpoint to 127.0.0.1 answers with its system ID, which is how
+		// it learns that address is itself.
+		drain()
+		p := startPeerProc(t, r.Address(), 0, peerLearn)
+		addr := "127.0.0.1:" + strconv.Itoa(peerPortOf(t, p.addr))
+		for i := range 3 {
+			r.Send(addr, &protocol.Count{N: int64(i)})
+			if got := receive(t, "the echo of a message to "+addr, 10*time.Second); !reflect.DeepEqual(got, &protocol.Count{N: int64(i)}) {
+				t.Errorf("message %d: got %v", i, got)
+			}
+		}
+	})
+
 	t.Run("DeadAddressDoesNotBlock", func(t *testing.T) {
 		drain()
 		dead := "127.0.0.1:" + strconv.Itoa(freePort(t))
@@ -305,7 +418,7 @@ func TestRemote(t *testing.T) {
 		drain()
 		port := freePort(t)
 		addr := "127.0.0.1:" + strconv.Itoa(port)
-		p := startPeerProc(t, r.Address(), port, "")
+		p := startPeerProc(t, r.Address(), port, peerLoopback)
 		r.Send(addr, &protocol.Count{N: -1})
 		if got := receive(t, "the first answer", 10*time.Second); !reflect.DeepEqual(got, &protocol.Count{N: -1}) {
 			t.Fatalf("answer %v", got)
@@ -326,7 +439,7 @@ func TestRemote(t *testing.T) {
 		if d := r.Dropped() - droppedBefore; d < n-defaultQueueLen-10 {
 			t.Errorf("%d of %d messages dropped with a queue of %d", d, n, defaultQueueLen)
 		}
-		startPeerProc(t, r.Address(), port, "")
+		startPeerProc(t, r.Address(), port, peerLoopback)
 
 		last := int64(-1)
 		got := 0
@@ -354,7 +467,7 @@ func TestRemote(t *testing.T) {
 			t.Skip("takes keepalive's 15 s")
 		}
 		drain()
-		p := startPeerProc(t, r.Address(), 0, "")
+		p := startPeerProc(t, r.Address(), 0, peerLoopback)
 		r.Send(p.addr, &protocol.Ok{})
 		receive(t, "the first answer", 10*time.Second)
 		if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
@@ -404,7 +517,7 @@ func TestRemote(t *testing.T) {
 		// must then turn protoactor's panic into an error. Run in a child:
 		// remote.Start writes a gRPC global that this process's remoting
 		// reads.
-		p := startPeerProc(t, "unused", 0, "start-taken")
+		p := startPeerProc(t, "unused", 0, peerStartTaken)
 		if !strings.HasPrefix(p.addr, "start: failed to listen") || !strings.Contains(p.addr, "address already in use") {
 			t.Errorf("start on a taken port printed %q", p.addr)
 		}
@@ -441,6 +554,89 @@ func TestRemote(t *testing.T) {
 			t.Errorf("second Close: %v", err)
 		}
 	})
+}
+
+// globalIPv4 is an IPv4 address of an interface other than loopback, ""
+// if there is none.
+func globalIPv4() string {
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil && ipn.IP.IsGlobalUnicast() {
+			return ipn.IP.String()
+		}
+	}
+	return ""
+}
+
+// An endpoint writer's failed attempt leaves its connection behind; the
+// guard closes it when the next attempt for the same address starts, and
+// leaves the last one to the writer.
+func TestConnGuardClosesAbandonedConnections(t *testing.T) {
+	g := &connGuard{self: newSelfAddrs("127.0.0.1"), sysID: "me", pending: map[string]*grpc.ClientConn{}}
+	dead := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	desc := &grpc.StreamDesc{StreamName: "Receive", ServerStreams: true, ClientStreams: true}
+	var conns []*grpc.ClientConn
+	for range 3 {
+		cc, err := grpc.Dial(dead, append(dialOptions(), grpc.WithStreamInterceptor(g.stream))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, cc)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err = cc.NewStream(ctx, desc, "/remote.Remoting/Receive")
+		cancel()
+		if err == nil {
+			t.Fatal("a stream to a closed port")
+		}
+	}
+	for i, cc := range conns {
+		if shut := cc.GetState() == connectivity.Shutdown; shut != (i < len(conns)-1) {
+			t.Errorf("attempt %d: closed %v", i, shut)
+		}
+	}
+	_ = conns[len(conns)-1].Close()
+}
+
+// The addresses a node claims for its own, bound to one host or to all.
+func TestSelfAddrs(t *testing.T) {
+	port := "17711"
+	cases := []struct {
+		host string
+		own  []string
+		not  []string
+	}{
+		{"127.0.0.1", []string{"127.0.0.1:17711", "localhost:17711", "LocalHost:17711"},
+			[]string{"127.0.0.1:17712", "127.0.0.2:17711", "192.0.2.9:17711", "[::1]:17711", "bad"}},
+		{"192.0.2.9", []string{"192.0.2.9:17711"}, []string{"127.0.0.1:17711", "localhost:17711"}},
+		{"::1", []string{"[::1]:17711", "localhost:17711"}, []string{"127.0.0.1:17711"}},
+		{"0.0.0.0", []string{"127.0.0.1:17711", "127.9.9.9:17711", "[::1]:17711", "localhost:17711",
+			"0.0.0.0:17711", "[::]:17711", "[::ffff:127.0.0.1]:17711"},
+			[]string{"127.0.0.1:17712", "192.0.2.250:17711", "example.com:17711"}},
+	}
+	if ip := globalIPv4(); ip != "" {
+		cases[3].own = append(cases[3].own, net.JoinHostPort(ip, port))
+	}
+	for _, c := range cases {
+		s := newSelfAddrs(c.host)
+		if s.owns("127.0.0.1:17711") {
+			t.Errorf("bound to %s: an address claimed before the port is known", c.host)
+		}
+		s.port.Store(&port)
+		for _, a := range c.own {
+			if !s.owns(a) {
+				t.Errorf("bound to %s: %s is not claimed", c.host, a)
+			}
+		}
+		for _, a := range c.not {
+			if s.owns(a) {
+				t.Errorf("bound to %s: %s is claimed", c.host, a)
+			}
+		}
+		s.learn("192.0.2.250:1234")
+		if !s.owns("192.0.2.250:1234") {
+			t.Errorf("bound to %s: a learned address is not claimed", c.host)
+		}
+	}
 }
 
 func peerPortOf(t *testing.T, addr string) int {
