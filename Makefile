@@ -40,10 +40,20 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 GOBIN_DIR = $(or $(shell $(GO) env GOBIN),$(shell $(GO) env GOPATH)/bin)
 GOGO_DIR  = $(shell $(GO) env GOMODCACHE)/github.com/gogo/protobuf@$(GOGO_VERSION)
 
-.PHONY: help run build test lint fmt-check vet lint-go race fuzz-short fuzz deps proto clean
+# make cluster: three in-memory nodes joined into one cluster, on
+# $(BIND):CLUSTER_PORTS, until Ctrl-C (internal/localcluster). Each node's
+# nodes.conf and server.log go to CLUSTER_DIR/<port>, emptied at every start
+# (a new cluster each time) and kept after it for reading. CLUSTER_ARGS go
+# to every node (e.g. CLUSTER_ARGS="--cluster-node-timeout 2000").
+CLUSTER_PORTS ?= 7711,7712,7713
+CLUSTER_DIR   ?= tmp/cluster
+CLUSTER_ARGS  ?=
+
+.PHONY: help run cluster build test lint fmt-check vet lint-go race fuzz-short fuzz deps proto clean
 
 help:
 	@echo "make run     one in-memory node on $(BIND):$(PORT) (data dir $(RUN_DIR))"
+	@echo "make cluster three in-memory nodes on $(BIND):$(CLUSTER_PORTS), joined (dirs under $(CLUSTER_DIR)); Ctrl-C stops them"
 	@echo "make test    gofmt, go vet, race-enabled tests, a short run of every fuzz target ($(FUZZ_BUDGET) s in all)"
 	@echo "make build   bin/disque-server"
 	@echo "make lint    gofmt, go vet and the source rules of internal/lint"
@@ -51,6 +61,7 @@ help:
 	@echo "make proto   regenerate protocol/*.pb.go (needs protoc: apt-get install -y protobuf-compiler)"
 	@echo "make deps    install a C compiler for the race detector, if missing (apt-get)"
 	@echo "make bench   godisque beside redis-server and a bare redcon server (not part of make test)"
+	@echo "make chaos   bin/disque-chaos: each nemesis for $(CHAOS_TIME) on a 5-node cluster, the verdicts (not part of make test)"
 	@echo "make clean   remove bin/ and tmp/"
 
 # ------------------------------------------------------------------ run ------
@@ -58,6 +69,12 @@ help:
 run:
 	@mkdir -p $(RUN_DIR)
 	$(GO) run ./cmd/disque-server --bind $(BIND) --port $(PORT) --dir $(RUN_DIR) --appendonly no
+
+cluster:
+	$(GO) build -o bin/disque-server ./cmd/disque-server
+	$(GO) build -o bin/localcluster ./internal/localcluster
+	bin/localcluster -server bin/disque-server -bind $(BIND) -ports $(CLUSTER_PORTS) -dir $(CLUSTER_DIR) \
+		-- $(strip --appendonly no $(CLUSTER_ARGS))
 
 build:
 	$(GO) build -o bin/disque-server ./cmd/disque-server
@@ -186,6 +203,39 @@ bench:
 	BENCH_DIR=$(BENCH_DIR) BENCH_PORT=$(BENCH_PORT) BENCH_CONNS=$(BENCH_CONNS) \
 		BENCH_DURATION=$(BENCH_DURATION) BENCH_WARMUP=$(BENCH_WARMUP) \
 		BENCH_MEM_JOBS=$(BENCH_MEM_JOBS) bash bench/run.sh
+
+# ---------------------------------------------------------------- chaos ------
+#
+# make chaos: builds bin/disque-server and bin/disque-chaos, then runs the
+# chaos playground once per nemesis in CHAOS_NEMESES and seed in
+# CHAOS_SEEDS (5 nodes, REPLICATE 3, RETRY 1 s, 10 clients, CHAOS_TIME of
+# workload each, plus CHAOS_FLAGS, e.g. CHAOS_FLAGS="--aof always"), prints
+# each verdict and fails if any run lost an acknowledged job or could not
+# run. Reports go to CHAOS_DIR/<nemesis>-seed<seed>/report.html. About 70 s
+# a run. make test runs short scenarios of its own
+# (cmd/disque-chaos/chaos_test.go).
+
+CHAOS_NEMESES ?= partition kill pause loss delay dup skew all
+CHAOS_SEEDS   ?= 42
+CHAOS_TIME    ?= 60s
+CHAOS_FLAGS   ?=
+CHAOS_DIR     ?= tmp/chaos
+
+.PHONY: chaos
+chaos:
+	$(GO) build -o bin/disque-server ./cmd/disque-server
+	$(GO) build -o bin/disque-chaos ./cmd/disque-chaos
+	@mkdir -p $(CHAOS_DIR); failed=0; \
+	for seed in $(CHAOS_SEEDS); do for nem in $(CHAOS_NEMESES); do \
+		out=$(CHAOS_DIR)/$$nem-seed$$seed; \
+		bin/disque-chaos run --nodes 5 --replicate 3 --retry 1s --clients 10 --time $(CHAOS_TIME) \
+			--nemesis $$nem --seed $$seed --out $$out --quiet $(CHAOS_FLAGS) > $$out.txt 2>&1; rc=$$?; \
+		printf '%-10s seed %-4s exit %d  %s | %s | %s\n' $$nem $$seed $$rc \
+			"$$(grep -m1 '^verdict:' $$out.txt)" "$$(grep -m1 '^lost:' $$out.txt)" "$$(grep -m1 '^duplicated:' $$out.txt)"; \
+		if [ $$rc -ne 0 ]; then failed=1; tail -5 $$out.txt; fi; \
+	done; done; \
+	echo "summaries and reports in $(CHAOS_DIR)/"; \
+	exit $$failed
 
 # ---------------------------------------------------------------- clean ------
 

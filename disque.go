@@ -41,7 +41,8 @@ type Config struct {
 	// NodeID overrides the ID kept in nodes.conf; "" reads it from there,
 	// or makes one on first start.
 	NodeID string
-	// Clock is the node's time source; nil is the real clock.
+	// Clock is the node's time source; nil is the real clock, adjustable
+	// at run time by DEBUG CLOCK-SKEW (actors.AdjustableClock).
 	Clock actors.Clock
 	// Seed makes job IDs and requeue jitter reproducible; 0 picks one.
 	Seed uint64
@@ -52,6 +53,9 @@ type Config struct {
 	// gateway.Options). A program embedding a node leaves them nil.
 	Crash   func(reason string)
 	Restart func(graceful bool, delay time.Duration) error
+	// Broken starts the node with a deliberate bug, for testing the chaos
+	// playground's checker only (gateway.Breakage); "" is a correct node.
+	Broken gateway.Breakage
 
 	// The cluster bus (SPEC.md §9). A node with a RESP port is a member of
 	// a cluster: it answers CLUSTER MEET and gossips with its peers. Its
@@ -110,6 +114,11 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{log: cfg.Logger, done: make(chan struct{}), served: make(chan error, 1)}
+	var skewer gateway.Skewer // stays a nil interface with the embedder's clock
+	if cfg.Clock == nil {
+		adj := actors.NewAdjustableClock(nil)
+		cfg.Clock, skewer = adj, adj
+	}
 	if n.log == nil {
 		n.log = zap.NewNop()
 	}
@@ -182,7 +191,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.ln = gateway.NewGuardListener(n.ln, gateway.Limits{})
 	gwOpts := gateway.Options{
 		Node: an, Settings: n.settings, Logger: n.log, Crash: cfg.Crash, Restart: cfg.Restart,
-		Cluster: n.cluster, Link: n.cluster.Link(),
+		Cluster: n.cluster, Link: n.cluster.Link(), Clock: skewer, Broken: cfg.Broken,
 		Shutdown: func(rewriteAOF bool) error {
 			if rewriteAOF {
 				if err := an.Rewrite(true); err != nil {

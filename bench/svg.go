@@ -57,10 +57,11 @@ type svgWriter struct{ b bytes.Buffer }
 func (s *svgWriter) f(format string, args ...any) { fmt.Fprintf(&s.b, format, args...) }
 
 func (s *svgWriter) text(x, y float64, anchor, class, text string) {
-	s.f(`<text x="%.1f" y="%.1f" text-anchor="%s" class="%s">%s</text>`+"\n", x, y, anchor, class, escapeXML(text))
+	s.f(`<text x="%.1f" y="%.1f" text-anchor="%s" class="%s">%s</text>`+"\n", x, y, anchor, class, EscapeXML(text))
 }
 
-func escapeXML(s string) string {
+// EscapeXML escapes text for an SVG or HTML document.
+func EscapeXML(s string) string {
 	var b strings.Builder
 	_ = xml.EscapeText(&b, []byte(s))
 	return b.String()
@@ -84,8 +85,10 @@ func WriteSVG(w io.Writer, title string, results []*Result) error {
 	return err
 }
 
-// niceStep is a 1, 2 or 5 times a power of ten step giving about n ticks.
-func niceStep(span float64, n int) float64 {
+// NiceStep is a 1, 2 or 5 times a power of ten step giving about n ticks.
+// It and EscapeXML, TrimFloat, ShortNumber and DecadeLabel are exported for
+// the other hand-drawn plots of the module (the chaos report).
+func NiceStep(span float64, n int) float64 {
 	if span <= 0 {
 		return 1
 	}
@@ -104,7 +107,7 @@ func (s *svgWriter) frame(top, bot float64, title, xLabel, yLabel string) {
 	s.f(`<rect x="%d" y="%.0f" width="%d" height="%.0f" class="frame"/>`+"\n", plotLeft, top, plotRight-plotLeft, bot-top)
 	s.text((plotLeft+plotRight)/2, bot+40, "middle", "axis", xLabel)
 	s.f(`<text transform="translate(%d %.1f) rotate(-90)" text-anchor="middle" class="axis">%s</text>`+"\n",
-		plotLeft-70, (top+bot)/2, escapeXML(yLabel))
+		plotLeft-70, (top+bot)/2, EscapeXML(yLabel))
 }
 
 func (s *svgWriter) legend(top float64, results []*Result) {
@@ -146,18 +149,18 @@ func (s *svgWriter) throughputPanel(results []*Result) {
 	if maxY == 0 {
 		maxY = 1
 	}
-	yStep := niceStep(maxY, 5)
+	yStep := NiceStep(maxY, 5)
 	maxY = math.Ceil(maxY*1.05/yStep) * yStep
-	xStep := niceStep(maxT, 8)
+	xStep := NiceStep(maxT, 8)
 	maxT = math.Ceil(maxT/xStep) * xStep
 	px := func(t float64) float64 { return plotLeft + t/maxT*(plotRight-plotLeft) }
 	py := func(v float64) float64 { return bot - v/maxY*(bot-top) }
 	for v := 0.0; v <= maxY+yStep/2; v += yStep {
 		s.f(`<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" class="grid"/>`+"\n", plotLeft, py(v), plotRight, py(v))
-		s.text(plotLeft-6, py(v)+4, "end", "tick", shortNumber(v))
+		s.text(plotLeft-6, py(v)+4, "end", "tick", ShortNumber(v))
 	}
 	for t := 0.0; t <= maxT+xStep/2; t += xStep {
-		s.text(px(t), bot+16, "middle", "tick", trimFloat(t)+"s")
+		s.text(px(t), bot+16, "middle", "tick", TrimFloat(t)+"s")
 	}
 	for i, r := range results {
 		var pts [][2]float64
@@ -220,13 +223,13 @@ func (s *svgWriter) latencyPanel(results []*Result) {
 	for e := lo; e <= hi; e++ {
 		v := math.Pow(10, e)
 		s.f(`<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" class="grid"/>`+"\n", plotLeft, py(v), plotRight, py(v))
-		s.text(plotLeft-6, py(v)+4, "end", "tick", decadeLabel(e))
+		s.text(plotLeft-6, py(v)+4, "end", "tick", DecadeLabel(e))
 	}
 	for k := 0.0; k <= maxX; k++ {
 		p := 100 * (1 - math.Pow(10, -k))
 		x := plotLeft + k/maxX*(plotRight-plotLeft)
 		s.f(`<line x1="%.1f" y1="%.0f" x2="%.1f" y2="%.0f" class="grid"/>`+"\n", x, top, x, bot)
-		s.text(x, bot+16, "middle", "tick", trimFloat(p)+"%")
+		s.text(x, bot+16, "middle", "tick", TrimFloat(p)+"%")
 	}
 	for _, c := range curves {
 		var pts [][2]float64
@@ -238,30 +241,31 @@ func (s *svgWriter) latencyPanel(results []*Result) {
 	s.legend(top, results)
 }
 
-func trimFloat(v float64) string {
+// TrimFloat prints v with at most four decimals and no trailing zeros.
+func TrimFloat(v float64) string {
 	s := fmt.Sprintf("%.4f", v)
 	s = strings.TrimRight(s, "0")
 	return strings.TrimSuffix(s, ".")
 }
 
-// shortNumber prints 1500000 as 1.5M, 250000 as 250k.
-func shortNumber(v float64) string {
+// ShortNumber prints 1500000 as 1.5M, 250000 as 250k.
+func ShortNumber(v float64) string {
 	switch {
 	case v >= 1e6:
-		return trimFloat(v/1e6) + "M"
+		return TrimFloat(v/1e6) + "M"
 	case v >= 1e3:
-		return trimFloat(v/1e3) + "k"
+		return TrimFloat(v/1e3) + "k"
 	}
-	return trimFloat(v)
+	return TrimFloat(v)
 }
 
-// decadeLabel names 10^e nanoseconds: 1ns ... 100ns, 1µs ... 100µs, 1ms ...
-func decadeLabel(e float64) string {
+// DecadeLabel names 10^e nanoseconds: 1ns ... 100ns, 1µs ... 100µs, 1ms ...
+func DecadeLabel(e float64) string {
 	units := []string{"ns", "µs", "ms", "s"}
 	k := int(e)
 	if k < 0 {
-		return trimFloat(math.Pow(10, e)) + "ns"
+		return TrimFloat(math.Pow(10, e)) + "ns"
 	}
 	u := min(k/3, len(units)-1)
-	return trimFloat(math.Pow(10, float64(k-3*u))) + units[u]
+	return TrimFloat(math.Pow(10, float64(k-3*u))) + units[u]
 }

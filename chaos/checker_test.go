@@ -168,3 +168,138 @@ func TestHistoryJSONL(t *testing.T) {
 		}
 	}
 }
+
+// kill is a Nemesis op: the nodes killed at `at`, their memory lost or not.
+func kill(at time.Duration, memoryLost bool, nodes ...string) Op {
+	return Op{Client: -1, Kind: Nemesis, Fault: Kill, Node: strings.Join(nodes, ","), Start: at, End: at + time.Second,
+		Outcome: OK, MemoryLost: memoryLost}
+}
+
+func enqAt(v string, at time.Duration, repl int) Op {
+	return Op{Kind: Enqueue, Value: v, Start: at, End: at + time.Millisecond, Outcome: OK, Replicate: repl}
+}
+
+func TestCheckExcusesOnlyLossesOfAsManyNodesAsCopies(t *testing.T) {
+	s := time.Second
+	tests := []struct {
+		name    string
+		h       History
+		valid   bool
+		excused []string
+	}{
+		{name: "REPLICATE 3, two nodes lost after the ADDJOB: a loss fails the run",
+			h:     History{kill(5*s, true, "a"), enqAt("v", 10*s, 3), kill(11*s, true, "b"), kill(12*s, true, "c")},
+			valid: false},
+		{name: "REPLICATE 3, three distinct nodes lost after the ADDJOB: excused",
+			h:     History{enqAt("v", 10*s, 3), kill(11*s, true, "a"), kill(12*s, true, "b", "c")},
+			valid: true, excused: []string{"v"}},
+		{name: "the same node killed three times counts once",
+			h:     History{enqAt("v", 10*s, 3), kill(11*s, true, "a"), kill(12*s, true, "a"), kill(13*s, true, "a")},
+			valid: false},
+		{name: "kills before the ADDJOB destroyed no copy of it",
+			h:     History{kill(1*s, true, "a"), kill(2*s, true, "b"), kill(3*s, true, "c"), enqAt("v", 10*s, 3)},
+			valid: false},
+		{name: "a kill during the ADDJOB counts",
+			h: History{kill(10*s, true, "a"), kill(11*s, true, "b"),
+				{Kind: Enqueue, Value: "v", Start: 10*s - time.Millisecond, End: 10*s + time.Millisecond, Outcome: OK, Replicate: 2}},
+			valid: true, excused: []string{"v"}},
+		{name: "kills with an append-only file lose no memory",
+			h:     History{enqAt("v", 10*s, 2), kill(11*s, false, "a"), kill(12*s, false, "b")},
+			valid: false},
+		{name: "a kill that failed lost nothing",
+			h: History{enqAt("v", 10*s, 1),
+				{Kind: Nemesis, Fault: Kill, Node: "a", Start: 11 * s, End: 12 * s, Outcome: Fail, MemoryLost: true}},
+			valid: false},
+		{name: "each job by its own REPLICATE",
+			h:     History{enqAt("one", 10*s, 1), enqAt("three", 10*s, 3), kill(11*s, true, "a")},
+			valid: false, excused: []string{"one"}},
+		{name: "the schedule is not what happened",
+			h: History{enqAt("v", 10*s, 1),
+				{Kind: Schedule, Fault: Kill, Node: "a", Start: 11 * s, End: 12 * s, Outcome: OK, MemoryLost: true}},
+			valid: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := Check(tt.h, CheckOptions{})
+			if r.Valid != tt.valid {
+				t.Errorf("Valid = %v, want %v\n%s", r.Valid, tt.valid, r)
+			}
+			if strings.Join(r.Excused, ",") != strings.Join(tt.excused, ",") {
+				t.Errorf("Excused = %v, want %v", r.Excused, tt.excused)
+			}
+			if len(r.Lost) == 0 {
+				t.Errorf("every case loses a job: Lost is empty")
+			}
+		})
+	}
+}
+
+func TestCheckCountsEveryOperationAndFault(t *testing.T) {
+	h := History{
+		{Kind: Schedule, Fault: Kill, Start: time.Second, End: 2 * time.Second, Outcome: OK},
+		enq("a", OK), enq("b", Fail),
+		{Kind: Dequeue, Value: "a", Outcome: OK, Start: 0, End: 3 * time.Millisecond},
+		{Kind: Dequeue, Outcome: OK, Start: 0, End: time.Second}, // empty, waited its TIMEOUT
+		deq("", Unknown),
+		{Kind: Ack, Value: "a", Outcome: OK}, {Kind: Ack, Value: "a", Outcome: Fail},
+		kill(time.Second, true, "n1", "n2"), kill(2*time.Second, true, "n2"), kill(3*time.Second, false, "n3"),
+		{Kind: Nemesis, Fault: Pause, Node: "n4", Outcome: OK},
+	}
+	r := Check(h, CheckOptions{})
+	if got := r.Ops[Dequeue]; got != (Tally{OK: 2, Unknown: 1}) || r.EmptyDequeues != 1 {
+		t.Errorf("dequeues = %+v, %d empty", got, r.EmptyDequeues)
+	}
+	if got := r.Ops[Ack]; got != (Tally{OK: 1, Failed: 1}) || got.Total() != 2 {
+		t.Errorf("acks = %+v", got)
+	}
+	if got := r.Ops[Enqueue]; got != (Tally{OK: 1, Failed: 1}) {
+		t.Errorf("enqueues = %+v", got)
+	}
+	if _, ok := r.Ops[Schedule]; ok {
+		t.Error("schedule entries counted as operations")
+	}
+	if r.Faults != 4 || r.MemoryLost != 2 {
+		t.Errorf("faults %d, memory lost %d; want 4 and 2 (n1, n2)", r.Faults, r.MemoryLost)
+	}
+	if p := r.Latency[Dequeue]; p.Count != 1 || p.Max != 3*time.Millisecond {
+		t.Errorf("dequeue latency %+v: an empty GETJOB must not count", p)
+	}
+	s := r.String()
+	for _, want := range []string{"dequeues: 3 (ok 2 of which 1 empty, failed 0, unknown 1)",
+		"acks: 2 (ok 1, failed 1, unknown 0)", "faults: 4; nodes that lost their memory: 2"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("report lacks %q:\n%s", want, s)
+		}
+	}
+	excused := Check(History{enqAt("v", time.Second, 1), kill(2*time.Second, true, "a")}, CheckOptions{}).String()
+	if !strings.Contains(excused, "lost: 1 (1 excused") || !strings.HasPrefix(excused, "verdict: VALID") {
+		t.Errorf("an excused loss reads:\n%s", excused)
+	}
+}
+
+func TestHistoryJSONLKeepsNemeses(t *testing.T) {
+	h := History{
+		Fault{Kind: Partition, Shape: Halves, Blocks: PlanPartition(Halves, []int{0, 1, 2}), Start: time.Second, End: 2 * time.Second}.Op(),
+		enqAt("v", time.Second, 3),
+		kill(3*time.Second, true, "127.0.0.1:1", "127.0.0.1:2"),
+	}
+	var buf bytes.Buffer
+	if err := h.WriteJSONL(&buf); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadHistory(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range h {
+		if got[i] != h[i] {
+			t.Fatalf("op %d = %+v, want %+v", i, got[i], h[i])
+		}
+	}
+	if n := got[2].Nodes(); len(n) != 2 || n[1] != "127.0.0.1:2" {
+		t.Fatalf("Nodes() = %v", n)
+	}
+	if (Op{}).Nodes() != nil {
+		t.Fatal("an op with no node has nodes")
+	}
+}

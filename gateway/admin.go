@@ -298,6 +298,8 @@ func (s *Server) cmdDEBUG(c *client, args [][]byte) {
 		c.conn.WriteBulkString(structSizes())
 	case sub == "link":
 		s.debugLINK(c, args)
+	case sub == "clock-skew":
+		s.debugClockSkew(c, args)
 	default:
 		c.err(errUnknownDebug(string(args[1])))
 	}

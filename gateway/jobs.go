@@ -36,6 +36,7 @@ func (s *Server) cmdADDJOB(c *client, args [][]byte) {
 		c.err(err)
 		return
 	}
+	s.breakAdd(m) // nothing, unless the node is broken on purpose
 	// >> Operation
 	r := s.node.Ask(c.ctx, m)
 	// >> Response: the ID as a status reply, or an error.

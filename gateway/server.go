@@ -75,6 +75,12 @@ type Options struct {
 	// Link is the node's cluster link, whose faults DEBUG LINK drives; nil
 	// answers that the node has no cluster link.
 	Link *cluster.Link
+	// Clock is the node's adjustable clock, which DEBUG CLOCK-SKEW moves;
+	// nil answers that the node's clock cannot be skewed.
+	Clock Skewer
+	// Broken deliberately breaks the node (see Breakage): for testing that
+	// the chaos playground catches a broken cluster, never for use.
+	Broken Breakage
 }
 
 // Server is a running RESP gateway.
@@ -131,6 +137,7 @@ func New(opts Options) *Server {
 		s.log = zap.NewNop()
 	}
 	s.table = s.commands()
+	s.breakTable()
 	return s
 }
 

@@ -10,6 +10,12 @@
 // that address, for finding where the time goes:
 //
 //	go tool pprof http://127.0.0.1:6060/debug/pprof/profile?seconds=10
+//
+// GODISQUE_CHAOS_BROKEN=ack-before-replication starts a deliberately broken
+// node, for testing only: it answers ADDJOB before replicating the job (it
+// keeps the one copy it received), so that the chaos playground can show
+// that its checker catches a cluster that loses jobs (gateway.Breakage).
+// Never set it on a node whose jobs matter.
 package main
 
 import (
@@ -66,6 +72,14 @@ func run(args []string) int {
 	for _, w := range warnings {
 		log.Warn(w.String())
 	}
+	broken, err := gateway.ParseBreakage(os.Getenv("GODISQUE_CHAOS_BROKEN"))
+	if err != nil {
+		log.Error("GODISQUE_CHAOS_BROKEN", zap.Error(err))
+		return 1
+	}
+	if broken != "" {
+		log.Warn("this node is broken on purpose, for testing (GODISQUE_CHAOS_BROKEN)", zap.String("breakage", string(broken)))
+	}
 	configPath := path
 	if configPath == "-" {
 		configPath = ""
@@ -104,7 +118,7 @@ func run(args []string) int {
 		return nil
 	}
 	node, err = disque.Start(context.Background(), disque.Config{
-		Server: cfg, ConfigPath: configPath, Logger: log, Crash: crash, Restart: restart,
+		Server: cfg, ConfigPath: configPath, Logger: log, Crash: crash, Restart: restart, Broken: broken,
 	})
 	if err != nil {
 		log.Error("cannot start", zap.Error(err))
