@@ -28,11 +28,8 @@ var (
 // scheduled for its delay. The caller built the job (ID, ctime, etime,
 // qtime, retry, delay, repl, delivered).
 func (q *Queue) Add(now int64, j *Job, maxlen int64) *protocol.Error {
-	if maxlen > 0 && int64(q.queued.Len()) >= maxlen {
-		return errMaxlen
-	}
-	if q.pause&PauseIn != 0 {
-		return errPaused
+	if err := q.admit(maxlen); err != nil {
+		return err
 	}
 	j.State = StateActive
 	if !q.register(j) {
@@ -42,6 +39,18 @@ func (q *Queue) Add(now int64, j *Job, maxlen int64) *protocol.Error {
 		q.enqueue(now, j, false) // creates the queue object; a delayed job does not
 	}
 	q.persist(j)
+	return nil
+}
+
+// admit is ADDJOB's queue checks (SPEC.md §5.1 steps 7-8): MAXLEN against
+// the local queue, then the input pause.
+func (q *Queue) admit(maxlen int64) *protocol.Error {
+	if maxlen > 0 && int64(q.queued.Len()) >= maxlen {
+		return errMaxlen
+	}
+	if q.pause&PauseIn != 0 {
+		return errPaused
+	}
 	return nil
 }
 

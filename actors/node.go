@@ -339,14 +339,7 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 	case *spawnQueue:
 		m.done <- a.queue(ctx, m.name)
 	case *rerouted:
-		for {
-			ref := a.queue(ctx, m.name)
-			if ref.acquire() {
-				ctx.Send(ref.pid, m.req)
-				ref.release()
-				return
-			}
-		}
+		a.deliver(ctx, m.name, m.req)
 	case *protocol.Unknown:
 		n.log.Warn("dropped a message of an unknown kind from a peer", zap.Uint32("kind", uint32(m.Kind)))
 	case *protocol.Gossip, *protocol.Fail, *protocol.ReplJob, *protocol.GotJob, *protocol.EnqueueJob,
@@ -386,6 +379,20 @@ func (a *nodeActor) queue(ctx actor.Context, name string) *queueRef {
 	}, actor.WithMailbox(actor.UnboundedLockfree())))
 	n.queues.putIfAbsent(name, ref)
 	return ref
+}
+
+// deliver sends req to the live queue actor of name, spawning one if
+// needed, from the node actor itself (Node.send would wait on the node
+// actor for the spawn, and deadlock).
+func (a *nodeActor) deliver(ctx actor.Context, name string, req *request) {
+	for {
+		ref := a.queue(ctx, name)
+		if ref.acquire() {
+			ctx.Send(ref.pid, req)
+			ref.release()
+			return
+		}
+	}
 }
 
 func (n *Node) reroute(ctx actor.Context, name string, req *request) {

@@ -129,15 +129,7 @@ func (a *nodeActor) toQueue(ctx actor.Context, name string, create bool, from st
 	if _, ok := a.node.queues.get(name); !ok && !create {
 		return
 	}
-	r := &request{msg: &peerMsg{from: from, msg: msg}}
-	for {
-		ref := a.queue(ctx, name)
-		if ref.acquire() {
-			ctx.Send(ref.pid, r)
-			ref.release()
-			return
-		}
-	}
+	a.deliver(ctx, name, &request{msg: &peerMsg{from: from, msg: msg}})
 }
 
 // onPeer is the queue actor's step for one peer message.

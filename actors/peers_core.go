@@ -121,11 +121,8 @@ type replWait struct {
 // §5.1 step 10): ASYNC or synchronous, with or without a local copy. It
 // answers (done true) at once, or later by an AddDone effect.
 func (q *Queue) AddReplicated(now int64, j *Job, o AddOptions) (done bool, err *protocol.Error) {
-	if o.Maxlen > 0 && int64(q.queued.Len()) >= o.Maxlen {
-		return true, errMaxlen
-	}
-	if q.pause&PauseIn != 0 {
-		return true, errPaused
+	if err := q.admit(o.Maxlen); err != nil {
+		return true, err
 	}
 	additional := int(j.Repl) - 1
 	if o.External {
@@ -356,28 +353,37 @@ func (q *Queue) ReplJob(now int64, from string, p *protocol.Job, noreply bool) b
 		}
 		return !noreply
 	}
-	j := JobFromProto(p)
-	j.Queue = q.Name
-	j.State = StateActive
+	j := q.fromWire(now, from, p)
 	j.Flags = flagBcastQueued
-	j.Etime = now + max(p.TtlMs, 1)
 	if j.Retry > 0 {
 		j.Flags |= flagBcastWillQueue
 		j.Qtime = now + int64(j.Delay+j.Retry)*1000 + q.jitter()
 	} else {
 		j.Qtime = 0
 	}
-	if !containsNode(j.Delivered, from) {
-		j.Delivered = append(j.Delivered, from)
-	}
-	if !containsNode(j.Delivered, q.me()) {
-		j.Delivered = append(j.Delivered, q.me())
-	}
 	if !q.register(j) {
 		return false
 	}
 	q.persist(j)
 	return !noreply
+}
+
+// fromWire is a job another node sent (REPLJOB, YOURJOBS) as a new record
+// of this queue: active, its expiry re-based on this node's clock from the
+// time it had left to live, and held by the sender and by me. The caller
+// sets its flags and requeue time, and registers it.
+func (q *Queue) fromWire(now int64, from string, p *protocol.Job) *Job {
+	j := JobFromProto(p)
+	j.Queue = q.Name
+	j.State = StateActive
+	j.Flags = 0
+	j.Etime = now + max(p.TtlMs, 1)
+	for _, id := range []string{from, q.me()} {
+		if !containsNode(j.Delivered, id) {
+			j.Delivered = append(j.Delivered, id)
+		}
+	}
+	return j
 }
 
 // EnqueueJob is an ENQUEUE from a node that replicated externally: queue the
@@ -717,18 +723,8 @@ func (q *Queue) YourJobs(now int64, from string, jobs []*protocol.Job) {
 			continue
 		}
 		if !known {
-			j = JobFromProto(p)
-			j.Queue = q.Name
-			j.State = StateActive
-			j.Flags = 0
-			j.Etime = now + max(p.TtlMs, 1)
+			j = q.fromWire(now, from, p)
 			j.Qtime = now
-			if !containsNode(j.Delivered, q.me()) {
-				j.Delivered = append(j.Delivered, q.me())
-			}
-			if !containsNode(j.Delivered, from) {
-				j.Delivered = append(j.Delivered, from)
-			}
 			if !q.register(j) {
 				continue
 			}
