@@ -361,8 +361,12 @@ func (q *Queue) PauseFlags() uint32 { return q.pause }
 // RESET); blocked clients get an empty reply.
 func (q *Queue) Flush() {
 	q.Kick(nil)
+	// Linear, not n log n: the queued index is dropped whole (Delete on an
+	// empty tree returns at once), and the heap is emptied from its end,
+	// where a removal moves nothing.
+	q.queued.Clear(false)
 	for len(q.awake) > 0 {
-		q.remove(q.awake[0])
+		q.remove(q.awake[len(q.awake)-1])
 	}
 	q.pause = 0
 	q.evict()

@@ -376,7 +376,7 @@ func (a *nodeActor) queue(ctx actor.Context, name string) *queueRef {
 	core := NewQueue(name, n.env())
 	ref.pid = ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
 		return &queueActor{node: n, ref: ref, core: core}
-	}, actor.WithMailbox(actor.UnboundedLockfree())))
+	}, actor.WithMailbox(actor.UnboundedLockfree()), actor.WithDispatcher(inlineDispatcher)))
 	n.queues.putIfAbsent(name, ref)
 	return ref
 }
@@ -398,3 +398,8 @@ func (a *nodeActor) deliver(ctx actor.Context, name string, req *request) {
 func (n *Node) reroute(ctx actor.Context, name string, req *request) {
 	ctx.Send(n.pid, &rerouted{name: name, req: req})
 }
+
+// inlineDispatcher runs a queue actor's mailbox on the goroutine that sends
+// to it when the actor is idle (protoactor's synchronized dispatcher),
+// instead of starting a goroutine per burst of messages.
+var inlineDispatcher = actor.NewSynchronizedDispatcher(300)

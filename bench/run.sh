@@ -63,7 +63,11 @@ wait_port() {
 rm -rf "$DIR/node"
 mkdir -p "$DIR/node"
 
-"$BIN/disque-server" --bind 127.0.0.1 --port "$DISQUE_PORT" --dir "$DIR/node" --appendonly no \
+# maxmemory 8gb: a timed getjob run fills the queue with twice what the
+# warm-up says it will take, millions of jobs at -P 16; under the default
+# 1gb they would reach 75% of maxmemory, where a node alone refuses ADDJOB
+# (it would have to replicate the job elsewhere).
+"$BIN/disque-server" --bind 127.0.0.1 --port "$DISQUE_PORT" --dir "$DIR/node" --appendonly no --maxmemory 8gb \
 	>"$DIR/disque-server.log" 2>&1 &
 pids+=($!)
 wait_port disque-server $! "$DISQUE_PORT"
