@@ -106,6 +106,7 @@ type queueActor struct {
 	timerGn uint64
 
 	adds map[string]chan any // ADDJOBs waiting for replication, by job ID
+	out  outbound            // reused by carryOut when nothing waits for a commit
 }
 
 func (a *queueActor) now() int64 { return a.node.clock.Now().UnixMilli() }
@@ -142,15 +143,11 @@ func (a *queueActor) Receive(ctx actor.Context) {
 			a.adds[d.id] = m.done
 			later = true
 		}
-		a.carryOut(ctx, a.core.Outbox(), func(durable bool) {
-			if m.done == nil || later {
-				return // a peer's message, or an answer that comes later
-			}
-			if durable {
-				reply = a.node.afterCommit(reply)
-			}
-			m.done <- reply
-		})
+		done := m.done
+		if later {
+			done = nil // the answer comes with the replication
+		}
+		a.carryOut(ctx, a.core.Outbox(), done, reply) // done is nil for a peer's message
 	default:
 		// Remote peers and embedders address the node actor, never a queue.
 		a.node.log.Warn("queue actor: unexpected message dropped", zap.String("type", fmt.Sprintf("%T", m)))
@@ -161,7 +158,7 @@ func (a *queueActor) Receive(ctx actor.Context) {
 	}
 	now := a.now()
 	next := a.core.Tick(now, a.node.memLevel())
-	a.carryOut(ctx, a.core.Outbox(), nil)
+	a.carryOut(ctx, a.core.Outbox(), nil, nil)
 	if a.core.Idle() {
 		a.retire(ctx)
 		return
@@ -283,29 +280,31 @@ func (a *queueActor) handle(ctx actor.Context, msg any) (reply any) {
 	return &protocol.Error{Text: "ERR unknown request"}
 }
 
-// carryOut executes the core's effects, then after (the command's reply).
-// When the core logged records, the wake-ups and the reply wait for the
-// aof actor's commit: nothing is told to a client before it is durable.
-func (a *queueActor) carryOut(ctx actor.Context, effects []Effect, after func(durable bool)) {
-	var recs []protocol.Message
-	var wakes []Deliver
-	type answer struct {
-		AddDone
-		done chan any
+// carryOut executes the core's effects, then answers done with reply (when
+// done is not nil). When the core logged records, the sends, the wake-ups
+// and the answers wait for the aof actor's commit: nothing is told to a
+// client or a peer before it is durable.
+func (a *queueActor) carryOut(ctx actor.Context, effects []Effect, done chan any, reply any) {
+	if len(effects) == 0 && done == nil {
+		return
 	}
-	var answers []answer // resolved here: the release may run on the aof actor
-	var sends []Send     // after the commit too: a GOTJOB promises a durable copy
+	// Without records everything leaves now, through the actor's own
+	// outbound (no allocation per message); with records, through a copy
+	// that the aof actor releases after the commit.
+	o := &a.out
+	o.reset(a.node, done, reply)
+	var recs []protocol.Message
 	for _, e := range effects {
 		switch e := e.(type) {
 		case Deliver:
-			wakes = append(wakes, e)
+			o.wakes = append(o.wakes, e)
 		case AddDone:
 			if done, ok := a.adds[e.ID]; ok {
 				delete(a.adds, e.ID)
-				answers = append(answers, answer{e, done})
+				o.answers = append(o.answers, answer{e, done})
 			}
 		case Send:
-			sends = append(sends, e)
+			o.sends = append(o.sends, e)
 		case Persist:
 			recs = append(recs, e.Job)
 		case Unpersist:
@@ -316,33 +315,83 @@ func (a *queueActor) carryOut(ctx actor.Context, effects []Effect, after func(du
 			recs = append(recs, aof.Requeued(e.ID))
 		}
 	}
-	durable := len(recs) > 0 && a.node.aofPID != nil
-	release := func() {
-		for _, e := range sends {
-			a.node.tell(e.To, e.Msg)
-		}
-		for _, d := range wakes {
-			d.W.C <- d.Wake // buffered; exactly one claimer sends
-		}
-		for _, r := range answers {
-			var reply any = &protocol.AddJobReply{Id: r.ID}
-			if r.Err != nil {
-				reply = r.Err
-			}
-			if durable {
-				reply = a.node.afterCommit(reply)
-			}
-			r.done <- reply
-		}
-		if after != nil {
-			after(durable)
-		}
-	}
-	if !durable {
-		release()
+	if len(recs) == 0 || a.node.aofPID == nil {
+		o.release()
+		o.reset(nil, nil, nil)
 		return
 	}
-	ctx.Send(a.node.aofPID, &aofAppend{recs: recs, after: release})
+	later := o.detach()
+	later.durable = true
+	ctx.Send(a.node.aofPID, &aofAppend{recs: recs, after: later.release})
+}
+
+// answer is a waiting ADDJOB's reply, resolved by its replication.
+type answer struct {
+	AddDone
+	done chan any
+}
+
+// outbound is what one step of a queue actor tells the world: peer
+// messages, wake-ups of blocked GETJOBs, answers to ADDJOBs that waited for
+// their replication, and the answer to the request itself. The release may
+// run on the aof actor, so it holds everything it needs.
+type outbound struct {
+	node    *Node
+	sends   []Send
+	wakes   []Deliver
+	answers []answer
+	done    chan any
+	reply   any
+	durable bool // released after a commit: a failed log turns answers into errors
+}
+
+// reset empties o for a new step, keeping its slices' memory.
+func (o *outbound) reset(n *Node, done chan any, reply any) {
+	clear(o.sends)
+	clear(o.wakes)
+	clear(o.answers)
+	*o = outbound{
+		node: n, sends: o.sends[:0], wakes: o.wakes[:0], answers: o.answers[:0],
+		done: done, reply: reply,
+	}
+}
+
+// detach is a copy of o that owns its slices (o keeps its memory for the
+// next step).
+func (o *outbound) detach() *outbound {
+	c := &outbound{node: o.node, done: o.done, reply: o.reply}
+	c.sends = append(c.sends, o.sends...)
+	c.wakes = append(c.wakes, o.wakes...)
+	c.answers = append(c.answers, o.answers...)
+	o.reset(nil, nil, nil)
+	return c
+}
+
+func (o *outbound) release() {
+	n := o.node
+	for _, e := range o.sends {
+		n.tell(e.To, e.Msg)
+	}
+	for _, d := range o.wakes {
+		d.W.C <- d.Wake // buffered; exactly one claimer sends
+	}
+	for _, r := range o.answers {
+		var reply any = &protocol.AddJobReply{Id: r.ID}
+		if r.Err != nil {
+			reply = r.Err
+		}
+		if o.durable {
+			reply = n.afterCommit(reply)
+		}
+		r.done <- reply
+	}
+	if o.done != nil {
+		reply := o.reply
+		if o.durable {
+			reply = n.afterCommit(reply)
+		}
+		o.done <- reply
+	}
 }
 
 // arm keeps one timer at the core's next tick. A timer that fires early (its
