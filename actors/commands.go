@@ -149,8 +149,8 @@ func (q *Queue) Ack(now int64, ids []string) int64 {
 // confirmed are sent SETACK (every node, for a dummy ack), and the step is
 // tried again with a back-off of 1 s doubling to 180 s.
 func (q *Queue) gc(now int64, j *Job) {
-	if j.Confirmed == nil {
-		j.Confirmed = []string{q.me()}
+	if q.confirmedOf(j) == nil {
+		q.setConfirmed(j, []string{q.me()})
 	}
 	dummy := len(j.Delivered) == 0
 	if !dummy && q.allConfirmed(j) {
@@ -166,7 +166,7 @@ func (q *Queue) gc(now int64, j *Job) {
 	} else {
 		var ask []string
 		for _, n := range j.Delivered {
-			if !containsNode(j.Confirmed, n) {
+			if !containsNode(q.confirmedOf(j), n) {
 				ask = append(ask, n)
 			}
 		}
@@ -285,7 +285,7 @@ func (q *Queue) info(now int64, j *Job) *protocol.JobInfo {
 		Repl: uint32(j.Repl), Ttl: ttl, Ctime: j.Ctime, Delay: j.Delay, Retry: j.Retry,
 		Nacks: j.Nacks, AdditionalDeliveries: j.AddDel,
 		NodesDelivered: append([]string{}, j.Delivered...),
-		NodesConfirmed: append([]string{}, j.Confirmed...),
+		NodesConfirmed: append([]string{}, q.confirmedOf(j)...),
 		Body:           j.Body, HasBody: true,
 	}
 	// Both are clamped at 0, as the original does for a time already due.

@@ -56,17 +56,16 @@ type Job struct {
 	Flags         uint8
 	heapIdx       int32 // position in the awake index, -1 when not in it
 
-	// Delivered and Confirmed are Disque's nodes_delivered and
-	// nodes_confirmed (SPEC.md §12): node IDs that may hold a copy, and
-	// those that confirmed replication or the ack. Delivered may share its
-	// backing array with other jobs (Node.selfOnly): never write to an
-	// element in place; append, which copies a full slice, is safe.
+	// Delivered is Disque's nodes_delivered (SPEC.md §12): the node IDs
+	// that may hold a copy. It may share its backing array with other jobs
+	// (Node.selfOnly): never write to an element in place; append, which
+	// copies a full slice, is safe. nodes_confirmed is kept by the queue
+	// (Queue.confirmedOf), for the few jobs that have one.
 	Delivered []string
-	Confirmed []string
 }
 
-// The field order keeps Job at 160 bytes, a Go size class: one more byte
-// and every resting job costs 176. TestJobRecordSize watches it.
+// The field order keeps Job at 136 bytes, in the 144-byte Go size class:
+// 9 more bytes and every resting job costs 160. TestJobRecordSize watches it.
 
 // jobOverhead is what accounting charges for a job beyond its body and ID:
 // the record, its places in the awake index, the queued set and the directory.

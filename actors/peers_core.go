@@ -102,9 +102,31 @@ func (q *Queue) addDelivered(j *Job, id string) bool {
 	return true
 }
 
-func addConfirmed(j *Job, id string) {
-	if !containsNode(j.Confirmed, id) {
-		j.Confirmed = append(j.Confirmed[:len(j.Confirmed):len(j.Confirmed)], id)
+// Disque's nodes_confirmed of a job (SPEC.md §12): the nodes that
+// confirmed holding a copy while the job waits for its replication, or the
+// ack while an acked job is collected. It lives beside the job, not in it:
+// most jobs never have one, and every resting job would pay for the field.
+
+func (q *Queue) confirmedOf(j *Job) []string { return q.confirmed[j.ID] }
+
+// setConfirmed replaces the list; nil forgets it.
+func (q *Queue) setConfirmed(j *Job, ids []string) {
+	if ids == nil {
+		delete(q.confirmed, j.ID)
+		if len(q.confirmed) == 0 {
+			q.confirmed = nil // a map never shrinks: drop it once empty
+		}
+		return
+	}
+	if q.confirmed == nil {
+		q.confirmed = make(map[string][]string)
+	}
+	q.confirmed[j.ID] = ids
+}
+
+func (q *Queue) addConfirmed(j *Job, id string) {
+	if c := q.confirmedOf(j); !containsNode(c, id) {
+		q.setConfirmed(j, append(c[:len(c):len(c)], id))
 	}
 }
 
@@ -152,7 +174,7 @@ func (q *Queue) AddReplicated(now int64, j *Job, o AddOptions) (done bool, err *
 		return true, &protocol.Error{Text: "ERR Internal error creating the job, check server logs"}
 	}
 	if !o.External {
-		j.Confirmed = []string{q.me()}
+		q.setConfirmed(j, []string{q.me()})
 	}
 	w := &replWait{next: now + replRetryMs, external: o.External}
 	if o.TimeoutMs > 0 {
@@ -227,7 +249,7 @@ func (q *Queue) replicate(now int64, j *Job, n int, noreply bool) {
 	for _, id := range j.Delivered {
 		switch {
 		case id == q.me():
-		case containsNode(j.Confirmed, id):
+		case containsNode(q.confirmedOf(j), id):
 			if len(added) > 0 {
 				tell = append(tell, id)
 			}
@@ -303,7 +325,7 @@ func (q *Queue) replicated(now int64, j *Job) {
 	j.State = StateActive
 	if w != nil && w.external {
 		var others []string
-		for _, id := range j.Confirmed {
+		for _, id := range q.confirmedOf(j) {
 			if id != q.me() {
 				others = append(others, id)
 			}
@@ -315,7 +337,7 @@ func (q *Queue) replicated(now int64, j *Job) {
 		q.remove(j)
 		return
 	}
-	j.Confirmed = nil
+	q.setConfirmed(j, nil)
 	if j.Delay == 0 {
 		q.enqueue(now, j, false)
 	} else {
@@ -331,8 +353,8 @@ func (q *Queue) GotJob(now int64, from, id string) {
 		return
 	}
 	q.addDelivered(j, from)
-	addConfirmed(j, from)
-	if len(j.Confirmed) >= int(j.Repl) {
+	q.addConfirmed(j, from)
+	if len(q.confirmedOf(j)) >= int(j.Repl) {
 		q.replicated(now, j)
 	}
 }
@@ -523,7 +545,7 @@ func (q *Queue) markAcked(now int64, j *Job) bool {
 	}
 	q.dequeue(j)
 	j.State = StateAcked
-	j.Confirmed = nil
+	q.setConfirmed(j, nil)
 	j.Qtime = now + gcFirstMs + q.jitter()
 	q.reschedule(j)
 	return true
@@ -542,15 +564,15 @@ func (q *Queue) GotAck(now int64, from, id string, known bool) {
 	}
 	if known || containsNode(j.Delivered, from) {
 		q.addDelivered(j, from)
-		addConfirmed(j, from)
+		q.addConfirmed(j, from)
 	}
 	if dummy {
-		addConfirmed(j, from)
+		q.addConfirmed(j, from)
 		size := 1
 		if q.peers() != nil {
 			size = q.peers().Size()
 		}
-		if len(j.Confirmed) >= size {
+		if len(q.confirmedOf(j)) >= size {
 			q.remove(j) // nobody knows the job
 		}
 		return
@@ -563,7 +585,7 @@ func (q *Queue) GotAck(now int64, from, id string, known bool) {
 
 func (q *Queue) allConfirmed(j *Job) bool {
 	for _, n := range j.Delivered {
-		if !containsNode(j.Confirmed, n) {
+		if !containsNode(q.confirmedOf(j), n) {
 			return false
 		}
 	}

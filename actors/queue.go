@@ -92,6 +92,7 @@ type Queue struct {
 	waits     map[string]*replWait // ADDJOBs waiting for replication, by job ID
 	replDue   int64                // earliest next or deadline among waits
 	gcBackoff map[string]int64     // acked jobs' current GC retry interval, ms
+	confirmed map[string][]string  // nodes_confirmed by job ID (confirmedOf)
 	fed       federation
 
 	out []Effect
@@ -274,6 +275,10 @@ func (q *Queue) remove(j *Job) {
 		q.emit(AddDone{ID: j.ID, Err: errReplRemoved})
 	}
 	delete(q.gcBackoff, j.ID)
+	if len(q.gcBackoff) == 0 {
+		q.gcBackoff = nil // a map never shrinks: drop it once empty
+	}
+	q.setConfirmed(j, nil)
 }
 
 // lookup finds a record of this queue.

@@ -1033,7 +1033,7 @@ func TestAck(t *testing.T) {
 			// Left from synchronous replication: the other node confirmed
 			// holding a copy, not the ack, so the job must wait for it.
 			j := f.addShared(q, t0, js{i: 1, ttl: 100, retry: 10})
-			j.Confirmed = []string{myNode, otherNode}
+			q.setConfirmed(j, []string{myNode, otherNode})
 			return j, []string{j.ID}
 		}, 1, false, StateAcked, true},
 		{"already acked is not counted", func(f *fixture, q, _ *Queue) (*Job, []string) {
@@ -1065,8 +1065,8 @@ func TestAck(t *testing.T) {
 			}
 			checkState(t, j, tt.wantState)
 			if tt.wantState == StateAcked {
-				if q.Len() != 0 || !slices.Equal(j.Confirmed, []string{myNode}) {
-					t.Fatalf("len %d confirmed %v", q.Len(), j.Confirmed)
+				if q.Len() != 0 || !slices.Equal(q.confirmedOf(j), []string{myNode}) {
+					t.Fatalf("len %d confirmed %v", q.Len(), q.confirmedOf(j))
 				}
 				if got := q.Ack(t0+2, idList); got != 0 {
 					t.Fatalf("second Ack = %d", got)
@@ -1981,8 +1981,8 @@ func TestAckedJobKeptForOtherNode(t *testing.T) {
 	f := newFixture(t)
 	q := f.queue("q")
 	j := f.ackedKept(q, t0, js{i: 1, ttl: 100, retry: 10})
-	if q.Len() != 0 || !slices.Equal(j.Confirmed, []string{myNode}) {
-		t.Fatalf("len %d confirmed %v", q.Len(), j.Confirmed)
+	if q.Len() != 0 || !slices.Equal(q.confirmedOf(j), []string{myNode}) {
+		t.Fatalf("len %d confirmed %v", q.Len(), q.confirmedOf(j))
 	}
 	for now := t0 + 1000; now < j.Etime; now += 9000 {
 		q.Tick(now, 0)
