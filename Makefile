@@ -182,7 +182,9 @@ proto:
 # make bench: builds bin/disque-server and bin/disque-bench, starts a fresh
 # godisque node, a redis-server (Debian's package; without it the godisque
 # numbers run alone) and the bare redcon LPUSH ceiling on loopback ports
-# BENCH_PORT..+2, runs `disque-bench suite` against them and stops them
+# BENCH_PORT..+2, and a three-node godisque cluster on BENCH_PORT+3..+5 (unless
+# BENCH_CLUSTER names one, or is none), runs `disque-bench suite` against
+# them and stops them
 # (bench/run.sh, which documents every BENCH_* setting). A benchmark, not a
 # test: it is not part of `make test`, and its numbers are only as steady
 # as the machine.

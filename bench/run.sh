@@ -12,7 +12,10 @@
 #   BENCH_DURATION  measured time per scenario (5s); BENCH_COUNT=N measures N ops instead
 #   BENCH_WARMUP    unmeasured time before each scenario (1s)
 #   BENCH_MEM_JOBS  jobs per body size for the memory figures (200000; 0 skips)
-#   BENCH_CLUSTER   host:port,... of a cluster for the replicated/federated scenarios
+#   BENCH_CLUSTER   host:port,... of a cluster for the replicated/federated
+#                   scenarios; empty: three godisque nodes started here, on
+#                   BENCH_PORT+3..+5 (bus ports +10000), joined by seeds;
+#                   none: skip those scenarios
 #   BENCH_ARGS      more disque-bench suite flags
 set -euo pipefail
 
@@ -87,6 +90,28 @@ fi
 "$BIN/disque-bench" ceiling --listen "127.0.0.1:$CEILING_PORT" >"$DIR/ceiling.log" 2>&1 &
 pids+=($!)
 wait_port ceiling $! "$CEILING_PORT"
+
+if [ -z "$CLUSTER" ]; then
+	# Three fresh nodes that join each other by cluster-seeds; the suite
+	# waits until each reaches the other two.
+	cports=($((PORT + 3)) $((PORT + 4)) $((PORT + 5)))
+	CLUSTER=""
+	for cp in "${cports[@]}"; do
+		seeds=()
+		for other in "${cports[@]}"; do
+			[ "$other" = "$cp" ] || seeds+=("127.0.0.1:$((other + 10000))")
+		done
+		rm -rf "$DIR/cluster-$cp"
+		mkdir -p "$DIR/cluster-$cp"
+		"$BIN/disque-server" --bind 127.0.0.1 --port "$cp" --dir "$DIR/cluster-$cp" --appendonly no \
+			--maxmemory 8gb --cluster-seeds "${seeds[@]}" >"$DIR/cluster-$cp.log" 2>&1 &
+		pids+=($!)
+		wait_port "cluster-$cp" $! "$cp"
+		CLUSTER="${CLUSTER:+$CLUSTER,}127.0.0.1:$cp"
+	done
+elif [ "$CLUSTER" = none ]; then
+	CLUSTER=""
+fi
 
 load=(--duration "$DURATION")
 if [ -n "$COUNT" ]; then
