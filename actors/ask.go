@@ -645,7 +645,7 @@ func (n *Node) AskBatch(ctx context.Context, reqs []proto.Message) []proto.Messa
 	add := func(queue string, i int, op any) {
 		g := groups[queue]
 		if g == nil {
-			g = &group{}
+			g = &group{idx: make([]int, 0, len(reqs)), ops: make([]any, 0, len(reqs))}
 			groups[queue] = g
 			order = append(order, queue)
 		}

@@ -44,11 +44,13 @@ func (s *Server) runBatch(c *client, cmd *command, first redcon.Command) bool {
 	if !ok {
 		return false
 	}
-	reqs := []proto.Message{m}
-	cmds := []*command{cmd}
-	args := [][][]byte{first.Args}
+	next := c.conn.PeekPipeline()
+	room := min(len(next)+1, maxBatch)
+	reqs := append(make([]proto.Message, 0, room), m)
+	cmds := append(make([]*command, 0, room), cmd)
+	args := append(make([][][]byte, 0, room), first.Args)
 	inBytes := 0
-	for _, nx := range c.conn.PeekPipeline() {
+	for _, nx := range next {
 		if len(reqs) == maxBatch || len(nx.Args) == 0 {
 			break
 		}
