@@ -51,8 +51,9 @@ type clusterNode struct {
 }
 
 // freePortPair finds a client port p with p and its bus port p+10000 both
-// free, below the ephemeral range so that no outgoing connection takes one
-// while its node is down.
+// free, below the ephemeral range (32768 and up on Linux) so that no
+// outgoing connection takes one while its node is down. Every node opens
+// its bus port, even alone: a crash test's node needs the pair too.
 func freePortPair(t *testing.T, rng *rand.Rand, used map[int]bool) int {
 	t.Helper()
 	for range 200 {

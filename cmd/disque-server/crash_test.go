@@ -111,24 +111,8 @@ type server struct {
 	lives  int
 }
 
-// freePort finds a port nobody listens on, below the ephemeral range so a
-// client's outgoing connection does not take it between two lives.
-func freePort(t *testing.T, rng *rand.Rand) int {
-	t.Helper()
-	for range 100 {
-		p := 20000 + rng.IntN(10000)
-		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-		if err == nil {
-			ln.Close()
-			return p
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
-
 func newServer(t *testing.T, rng *rand.Rand, fsync string) *server {
-	s := &server{t: t, dir: t.TempDir(), port: freePort(t, rng), fsync: fsync, out: &lockedBuffer{}}
+	s := &server{t: t, dir: t.TempDir(), port: freePortPair(t, rng, map[int]bool{}), fsync: fsync, out: &lockedBuffer{}}
 	t.Cleanup(func() {
 		if s.running() {
 			_ = s.cmd.Process.Kill()
