@@ -195,6 +195,7 @@ BENCH_CONNS    ?= 50
 BENCH_DURATION ?= 5s
 BENCH_WARMUP   ?= 1s
 BENCH_MEM_JOBS ?= 200000
+BENCH_ROUNDS   ?= 1
 
 .PHONY: bench
 bench:
@@ -204,7 +205,7 @@ bench:
 		echo "redis-server not found: apt-get install -y redis-server"
 	BENCH_DIR=$(BENCH_DIR) BENCH_PORT=$(BENCH_PORT) BENCH_CONNS=$(BENCH_CONNS) \
 		BENCH_DURATION=$(BENCH_DURATION) BENCH_WARMUP=$(BENCH_WARMUP) \
-		BENCH_MEM_JOBS=$(BENCH_MEM_JOBS) bash bench/run.sh
+		BENCH_MEM_JOBS=$(BENCH_MEM_JOBS) BENCH_ROUNDS=$(BENCH_ROUNDS) bash bench/run.sh
 
 # ---------------------------------------------------------------- chaos ------
 #

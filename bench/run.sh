@@ -16,6 +16,8 @@
 #                   scenarios; empty: three godisque nodes started here, on
 #                   BENCH_PORT+3..+5 (bus ports +10000), joined by seeds;
 #                   none: skip those scenarios
+#   BENCH_ROUNDS    run each comparison this many times, interleaved, and judge
+#                   the median (1); 3 gives steadier ratios on a noisy machine
 #   BENCH_ARGS      more disque-bench suite flags
 set -euo pipefail
 
@@ -26,6 +28,7 @@ CONNS=${BENCH_CONNS:-50}
 DURATION=${BENCH_DURATION:-5s}
 COUNT=${BENCH_COUNT:-}
 WARMUP=${BENCH_WARMUP:-1s}
+ROUNDS=${BENCH_ROUNDS:-1}
 MEM_JOBS=${BENCH_MEM_JOBS:-200000}
 CLUSTER=${BENCH_CLUSTER:-}
 DISQUE_PORT=$PORT
@@ -128,6 +131,6 @@ echo "bench: the load generator shares the machine with the servers: read ratios
 # ${arr[@]+...}: an empty array under set -u on older bash.
 "$BIN/disque-bench" suite --disque "127.0.0.1:$DISQUE_PORT" ${redis_flag[@]+"${redis_flag[@]}"} \
 	--ceiling "127.0.0.1:$CEILING_PORT" ${cluster_flag[@]+"${cluster_flag[@]}"} \
-	-c "$CONNS" -d 24 "${load[@]}" --warmup "$WARMUP" --pipelines 1,16 --mem-jobs "$MEM_JOBS" \
+	-c "$CONNS" -d 24 "${load[@]}" --warmup "$WARMUP" --pipelines 1,16 --mem-jobs "$MEM_JOBS" --rounds "$ROUNDS" \
 	--plot "$DIR/bench.svg" --json-file "$DIR/bench.json" ${BENCH_ARGS:-}
 echo "bench: plots $DIR/bench-P1.svg and $DIR/bench-P16.svg, JSON $DIR/bench.json, server logs in $DIR/"

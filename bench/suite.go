@@ -1,9 +1,11 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -34,7 +36,12 @@ type SuiteOptions struct {
 	Base      Options  // connections, body, count or duration, warm-up...
 	Pipelines []int    // default 1 and 16
 	MemJobs   int      // jobs per body size for the memory figures; 0 skips
-	Out       io.Writer
+	// Rounds runs every comparison this many times, its sides interleaved
+	// (ours, Redis, ceiling, ours, ...), and judges the median run of each
+	// side; the table shows the ratio's range over the rounds. On a shared
+	// machine one run can be off by a third. 0 or 1: once.
+	Rounds int
+	Out    io.Writer
 }
 
 // Comparison is one of our scenarios beside its equivalents.
@@ -48,6 +55,11 @@ type Comparison struct {
 	// none or it cannot be judged.
 	Target string
 	Met    *bool
+	// With several rounds, the median run of each side is above and
+	// these are the lowest and highest per-round ratios (zero otherwise).
+	Rounds                 int
+	RatioMin, RatioMax     float64 // ours / Redis (or the baseline)
+	CeilingMin, CeilingMax float64 // ours / ceiling
 }
 
 // ComparisonJSON is a Comparison as --json prints it.
@@ -64,6 +76,11 @@ type ComparisonJSON struct {
 	P99Ratio     float64  `json:"p99_ratio_to_redis,omitempty"`
 	OursCPU      float64  `json:"ours_cpu_per_op_us,omitempty"`
 	RedisCPU     float64  `json:"redis_cpu_per_op_us,omitempty"`
+	RatioMin     float64  `json:"ratio_min,omitempty"`
+	RatioMax     float64  `json:"ratio_max,omitempty"`
+	CeilingMin   float64  `json:"ratio_to_ceiling_min,omitempty"`
+	CeilingMax   float64  `json:"ratio_to_ceiling_max,omitempty"`
+	Rounds       int      `json:"rounds,omitempty"`
 	Target       string   `json:"target,omitempty"`
 	Met          *bool    `json:"met,omitempty"`
 	Notes        []string `json:"notes,omitempty"`
@@ -83,7 +100,8 @@ func (s *SuiteReport) JSON() []ComparisonJSON {
 	for _, c := range s.Comparisons {
 		j := ComparisonJSON{Name: c.Name, Pipeline: c.Pipeline, Ours: c.Ours.OpsPerSec(),
 			OursP99: float64(c.Ours.Latency.Percentile(99)) / 1e3, Target: c.Target, Met: c.Met,
-			OursCPU: micros(c.Ours.CPUPerOp())}
+			OursCPU: micros(c.Ours.CPUPerOp()), Rounds: c.Rounds,
+			RatioMin: c.RatioMin, RatioMax: c.RatioMax, CeilingMin: c.CeilingMin, CeilingMax: c.CeilingMax}
 		if c.Redis != nil {
 			j.Redis, j.Ratio = c.Redis.OpsPerSec(), ratio(c.Ours.OpsPerSec(), c.Redis.OpsPerSec())
 			j.RedisP99 = float64(c.Redis.Latency.Percentile(99)) / 1e3
@@ -144,23 +162,31 @@ func RunSuite(ctx context.Context, so SuiteOptions) (*SuiteReport, error) {
 	if so.Redis == "" {
 		rep.Notes = append(rep.Notes, "no redis-server: godisque-only numbers (apt-get install -y redis-server)")
 	}
+	rounds := max(so.Rounds, 1)
 	for _, p := range so.Pipelines {
 		for _, pair := range suitePairs {
+			var ours, redis, ceiling []*Result
+			for range rounds {
+				r, err := run(pair.ours, "godisque", []string{so.Disque}, p)
+				if err != nil {
+					return rep, err
+				}
+				ours = append(ours, r)
+				if so.Redis != "" {
+					if r, err = run(pair.redis, "redis", []string{so.Redis}, p); err != nil {
+						return rep, err
+					}
+					redis = append(redis, r)
+				}
+				if so.Ceiling != "" && pair.ceiling != "" {
+					if r, err = run(pair.ceiling, "redcon", []string{so.Ceiling}, p); err != nil {
+						return rep, err
+					}
+					ceiling = append(ceiling, r)
+				}
+			}
 			c := &Comparison{Name: pair.name, Pipeline: p}
-			var err error
-			if c.Ours, err = run(pair.ours, "godisque", []string{so.Disque}, p); err != nil {
-				return rep, err
-			}
-			if so.Redis != "" {
-				if c.Redis, err = run(pair.redis, "redis", []string{so.Redis}, p); err != nil {
-					return rep, err
-				}
-			}
-			if so.Ceiling != "" && pair.ceiling != "" {
-				if c.Ceiling, err = run(pair.ceiling, "redcon", []string{so.Ceiling}, p); err != nil {
-					return rep, err
-				}
-			}
+			c.settle(ours, redis, ceiling)
 			judge(c)
 			rep.Comparisons = append(rep.Comparisons, c)
 		}
@@ -183,13 +209,18 @@ func RunSuite(ctx context.Context, so SuiteOptions) (*SuiteReport, error) {
 					return rep, err
 				}
 			}
-			repl, err := run(ScenarioReplicated, "cluster", so.Cluster, p)
-			if err != nil {
-				return rep, err
+			var repl []*Result
+			for range rounds {
+				r, err := run(ScenarioReplicated, "cluster", so.Cluster, p)
+				if err != nil {
+					return rep, err
+				}
+				repl = append(repl, r)
 			}
 			c := &Comparison{Name: fmt.Sprintf("ADDJOB REPLICATE %d vs one node", so.Base.Replicate), Pipeline: p,
-				Ours: repl, Redis: single, Target: ">= 0.5x one node's ADDJOB"}
-			met := ratio(repl.OpsPerSec(), single.OpsPerSec()) >= 0.5
+				Target: ">= 0.5x one node's ADDJOB"}
+			c.settle(repl, []*Result{single}, nil)
+			met := ratio(c.Ours.OpsPerSec(), single.OpsPerSec()) >= 0.5
 			c.Met = &met
 			rep.Comparisons = append(rep.Comparisons, c)
 			if len(so.Cluster) >= 2 {
@@ -207,6 +238,47 @@ func RunSuite(ctx context.Context, so SuiteOptions) (*SuiteReport, error) {
 		rep.Memory = mem
 	}
 	return rep, nil
+}
+
+// settle puts the median run of each side in c and, over several rounds,
+// the range of the per-round ratios. A side with one run (a baseline
+// shared by the rounds) is that run in every round.
+func (c *Comparison) settle(ours, redis, ceiling []*Result) {
+	c.Ours, c.Redis, c.Ceiling = median(ours), median(redis), median(ceiling)
+	if len(ours) < 2 {
+		return
+	}
+	c.Rounds = len(ours)
+	spread := func(other []*Result) (lo, hi float64) {
+		for i, r := range ours {
+			o := other[min(i, len(other)-1)]
+			x := ratio(r.OpsPerSec(), o.OpsPerSec())
+			if i == 0 || x < lo {
+				lo = x
+			}
+			if i == 0 || x > hi {
+				hi = x
+			}
+		}
+		return lo, hi
+	}
+	if len(redis) > 0 {
+		c.RatioMin, c.RatioMax = spread(redis)
+	}
+	if len(ceiling) > 0 {
+		c.CeilingMin, c.CeilingMax = spread(ceiling)
+	}
+}
+
+// median is the run with the median throughput (the lower middle of an
+// even count), nil for none.
+func median(rs []*Result) *Result {
+	if len(rs) == 0 {
+		return nil
+	}
+	s := slices.Clone(rs)
+	slices.SortStableFunc(s, func(a, b *Result) int { return cmp.Compare(a.OpsPerSec(), b.OpsPerSec()) })
+	return s[(len(s)-1)/2]
 }
 
 // judge sets the issue's target for a pair.
@@ -231,13 +303,19 @@ func judge(c *Comparison) {
 // WriteSuite prints the comparison table, the CPU per job, the memory
 // figures and the notes.
 func WriteSuite(w io.Writer, rep *SuiteReport) error {
+	for _, c := range rep.Comparisons {
+		if c.Rounds > 1 {
+			fmt.Fprintf(w, "each figure is the median of %d interleaved rounds; (lowest-highest) is the ratio over the rounds\n", c.Rounds)
+			break
+		}
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "comparison\tP\tgodisque ops/s\tredis ops/s\tratio\tredcon ops/s\tratio\tp99 ours\tp99 redis\tp99 ratio\ttarget\tmet")
 	for _, c := range rep.Comparisons {
 		redis, rr, cl, cr, p99r, rp99 := "-", "-", "-", "-", "-", "-"
 		if c.Redis != nil {
 			redis = FormatRate(c.Redis.OpsPerSec())
-			rr = fmt.Sprintf("%.2f", ratio(c.Ours.OpsPerSec(), c.Redis.OpsPerSec()))
+			rr = fmt.Sprintf("%.2f", ratio(c.Ours.OpsPerSec(), c.Redis.OpsPerSec())) + spreadString(c.RatioMin, c.RatioMax)
 			rp99 = FormatLatency(c.Redis.Latency.Percentile(99))
 			ratioP99 := ratio(float64(c.Ours.Latency.Percentile(99)), float64(c.Redis.Latency.Percentile(99)))
 			p99r = fmt.Sprintf("%.2f", ratioP99)
@@ -247,7 +325,7 @@ func WriteSuite(w io.Writer, rep *SuiteReport) error {
 		}
 		if c.Ceiling != nil {
 			cl = FormatRate(c.Ceiling.OpsPerSec())
-			cr = fmt.Sprintf("%.2f", ratio(c.Ours.OpsPerSec(), c.Ceiling.OpsPerSec()))
+			cr = fmt.Sprintf("%.2f", ratio(c.Ours.OpsPerSec(), c.Ceiling.OpsPerSec())) + spreadString(c.CeilingMin, c.CeilingMax)
 		}
 		met := "-"
 		if c.Met != nil {
@@ -288,6 +366,14 @@ func WriteSuite(w io.Writer, rep *SuiteReport) error {
 		fmt.Fprintln(w, "note:", n)
 	}
 	return nil
+}
+
+// spreadString is " (lo-hi)" over several rounds, "" otherwise.
+func spreadString(lo, hi float64) string {
+	if lo == 0 && hi == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%.2f-%.2f)", lo, hi)
 }
 
 func cpuString(r *Result) string {

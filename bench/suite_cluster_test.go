@@ -67,3 +67,40 @@ func TestWaitMeshGivesUp(t *testing.T) {
 		t.Fatalf("waitMesh on two strangers: %v", err)
 	}
 }
+
+// median picks the run with the median rate (the lower middle of an even
+// count); settle keeps it and the range of the per-round ratios.
+func TestSuiteMedianAndSpread(t *testing.T) {
+	at := func(ops int64) *Result { return &Result{Ops: ops, Elapsed: time.Second, Latency: NewHistogram()} }
+	if median(nil) != nil {
+		t.Fatal("median of nothing")
+	}
+	a, b, c, d := at(10), at(40), at(20), at(30)
+	if got := median([]*Result{a, b, c}); got != c {
+		t.Fatalf("median of 10, 40, 20 = %v", got.Ops)
+	}
+	if got := median([]*Result{a, b, c, d}); got != c {
+		t.Fatalf("median of 10, 40, 20, 30 = %v", got.Ops)
+	}
+
+	cmp := &Comparison{}
+	cmp.settle([]*Result{at(50), at(60), at(40)}, []*Result{at(100), at(100), at(100)}, []*Result{at(200)})
+	if cmp.Ours.Ops != 50 || cmp.Redis.Ops != 100 || cmp.Ceiling.Ops != 200 || cmp.Rounds != 3 {
+		t.Fatalf("medians %d %d %d, rounds %d", cmp.Ours.Ops, cmp.Redis.Ops, cmp.Ceiling.Ops, cmp.Rounds)
+	}
+	if cmp.RatioMin != 0.4 || cmp.RatioMax != 0.6 || cmp.CeilingMin != 0.2 || cmp.CeilingMax != 0.3 {
+		t.Fatalf("spread %v-%v, ceiling %v-%v", cmp.RatioMin, cmp.RatioMax, cmp.CeilingMin, cmp.CeilingMax)
+	}
+	one := &Comparison{}
+	one.settle([]*Result{at(50)}, []*Result{at(100)}, nil)
+	if one.Rounds != 0 || one.RatioMin != 0 || one.Ceiling != nil {
+		t.Fatalf("a single round has no spread: %+v", one)
+	}
+	var out strings.Builder
+	if err := WriteSuite(&out, &SuiteReport{Comparisons: []*Comparison{cmp}}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "0.50 (0.40-0.60)") || !strings.Contains(out.String(), "0.25 (0.20-0.30)") {
+		t.Fatalf("table without the spread:\n%s", out.String())
+	}
+}

@@ -282,10 +282,14 @@ func cmdSuite(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cluster := fs.String("cluster", "", "cluster addresses for the replicated and federated scenarios (empty: skip)")
 	pipelines := fs.String("pipelines", "1,16", "pipeline depths to run")
 	fs.IntVar(&so.MemJobs, "mem-jobs", 0, "also measure bytes per job with this many jobs per body size (in-process node)")
+	fs.IntVar(&so.Rounds, "rounds", 1, "run each comparison this many times, interleaved, and judge the median")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	f.finish(stderr)
+	if so.Rounds < 1 {
+		return fmt.Errorf("bad --rounds %d: at least 1", so.Rounds)
+	}
 	so.Base, so.Cluster = f.o, bench.ParseAddrs(*cluster)
 	for _, p := range bench.ParseAddrs(*pipelines) {
 		n, err := strconv.Atoi(p)

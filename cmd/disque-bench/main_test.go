@@ -119,3 +119,25 @@ func TestSuiteAndMem(t *testing.T) {
 		t.Fatalf("mem JSON: %v %s", err, out)
 	}
 }
+
+// --rounds repeats each comparison and says so; a count below one is refused.
+func TestSuiteRounds(t *testing.T) {
+	addr := startNode(t)
+	out, errOut, code := runCLI(t, "suite", "--disque", addr, "--ceiling", "inproc", "-c", "2", "-n", "100",
+		"--pipelines", "1", "--rounds", "2")
+	if code != 0 {
+		t.Fatalf("exit %d: %s\n%s", code, errOut, out)
+	}
+	if !strings.Contains(out, "median of 2 interleaved rounds") {
+		t.Errorf("suite output does not say it took medians:\n%s", out)
+	}
+	if n := strings.Count(out, "godisque   addjob"); n != 2 {
+		t.Errorf("%d godisque addjob runs, want 2:\n%s", n, out)
+	}
+	for _, bad := range []string{"0", "-3"} {
+		_, errOut, code = runCLI(t, "suite", "--disque", addr, "--rounds", bad)
+		if code == 0 || !strings.Contains(errOut, "bad --rounds") {
+			t.Errorf("--rounds %s: exit %d, %q", bad, code, errOut)
+		}
+	}
+}
