@@ -401,5 +401,11 @@ func (n *Node) reroute(ctx actor.Context, name string, req *request) {
 
 // inlineDispatcher runs a queue actor's mailbox on the goroutine that sends
 // to it when the actor is idle (protoactor's synchronized dispatcher),
-// instead of starting a goroutine per burst of messages.
+// instead of starting a goroutine per burst of messages: a gateway
+// connection's, a timer's, the node actor's or the aof actor's. So a queue
+// actor must never block in Receive (it only steps its core and hands its
+// effects to channels with room, the bus and the aof actor); one that waited
+// on another actor could wait on the very goroutine it runs on. The node
+// and aof actors keep goroutines of their own: the aof actor waits on queue
+// actors during a rewrite. The mailbox yields after 300 messages in a row.
 var inlineDispatcher = actor.NewSynchronizedDispatcher(300)
