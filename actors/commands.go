@@ -286,7 +286,7 @@ func (q *Queue) info(now int64, j *Job) *protocol.JobInfo {
 		Nacks: j.Nacks, AdditionalDeliveries: j.AddDel,
 		NodesDelivered: append([]string{}, j.Delivered...),
 		NodesConfirmed: append([]string{}, q.confirmedOf(j)...),
-		Body:           j.Body, HasBody: true,
+		Body:           j.bodyBytes(), HasBody: true,
 	}
 	// Both are clamped at 0, as the original does for a time already due.
 	if j.Qtime != 0 && j.State != StateAcked {

@@ -1,6 +1,10 @@
 package actors
 
-import "github.com/godisque/godisque/protocol"
+import (
+	"unsafe"
+
+	"github.com/godisque/godisque/protocol"
+)
 
 // ------------------------------- The job record ------------------------------
 //
@@ -42,7 +46,7 @@ func StateName(s uint8) string {
 type Job struct {
 	ID    string // immutable; readable by anyone holding the pointer
 	Queue string // immutable; readable by anyone holding the pointer
-	Body  []byte
+	Body  string // immutable, like every body: see ownString
 
 	Ctime int64 // creation, ms*1e6 + uniquifier
 	Etime int64 // expiry, unix ms
@@ -64,8 +68,19 @@ type Job struct {
 	Delivered []string
 }
 
-// The field order keeps Job at 136 bytes, in the 144-byte Go size class:
-// 9 more bytes and every resting job costs 160. TestJobRecordSize watches it.
+// The field order keeps Job at 128 bytes, a Go size class: one more byte
+// and every resting job costs 144. TestJobRecordSize watches it.
+
+// A job's body is never written once it is made: the gateway copies it out
+// of the connection's buffer, a peer's or the log's message decodes into
+// bytes of its own, and an embedder gives its AddJob to the node (Ask). So
+// the record keeps it as a string (16 bytes, not a slice's 24) made from
+// those bytes without a copy, and messages that only read it (replies, the
+// wire, the log) get the same bytes back without one.
+func ownString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// bodyBytes is the body for a message that only reads it.
+func (j *Job) bodyBytes() []byte { return unsafe.Slice(unsafe.StringData(j.Body), len(j.Body)) }
 
 // jobOverhead is what accounting charges for a job beyond its body and ID:
 // the record, its places in the awake index, the queued set and the directory.
@@ -91,7 +106,7 @@ func containsNode(list []string, id string) bool {
 // ToProto is the job as REPLJOB, YOURJOBS and the append-only file carry it.
 func (j *Job) ToProto() *protocol.Job {
 	return &protocol.Job{
-		Id: j.ID, Queue: j.Queue, Body: j.Body, State: protocol.JobState(j.State),
+		Id: j.ID, Queue: j.Queue, Body: j.bodyBytes(), State: protocol.JobState(j.State),
 		Repl: uint32(j.Repl), Ctime: j.Ctime, EtimeMs: j.Etime, QtimeMs: j.Qtime,
 		Delay: j.Delay, Retry: j.Retry, Nacks: j.Nacks, AdditionalDeliveries: j.AddDel,
 		NodesDelivered: append([]string(nil), j.Delivered...), Flags: uint32(j.Flags),
@@ -101,7 +116,7 @@ func (j *Job) ToProto() *protocol.Job {
 // JobFromProto rebuilds a record from its stored or shipped form.
 func JobFromProto(p *protocol.Job) *Job {
 	return &Job{
-		ID: p.Id, Queue: p.Queue, Body: p.Body, State: uint8(p.State), Repl: uint16(p.Repl),
+		ID: p.Id, Queue: p.Queue, Body: ownString(p.Body), State: uint8(p.State), Repl: uint16(p.Repl),
 		Ctime: p.Ctime, Etime: p.EtimeMs, Qtime: p.QtimeMs, Delay: p.Delay, Retry: p.Retry,
 		Nacks: p.Nacks, AddDel: p.AdditionalDeliveries,
 		Delivered: append([]string(nil), p.NodesDelivered...), Flags: uint8(p.Flags), heapIdx: -1,

@@ -359,7 +359,7 @@ func (q *Queue) pop(now int64) *Job {
 }
 
 func item(j *Job) *protocol.JobItem {
-	return &protocol.JobItem{Queue: j.Queue, Id: j.ID, Body: j.Body, Nacks: j.Nacks, AdditionalDeliveries: j.AddDel}
+	return &protocol.JobItem{Queue: j.Queue, Id: j.ID, Body: j.bodyBytes(), Nacks: j.Nacks, AdditionalDeliveries: j.AddDel}
 }
 
 // serveWaiters gives queued jobs to blocked clients, one each, in blocking

@@ -44,7 +44,7 @@ func (b *benchQueue) add() {
 	b.seq++
 	const ttl, retry = 86400, 8640
 	j := &Job{
-		ID: b.ids.Next(ttl, retry), Queue: "q", Body: benchBody,
+		ID: b.ids.Next(ttl, retry), Queue: "q", Body: string(benchBody),
 		Ctime: benchNow*1_000_000 + b.seq, Etime: benchNow + ttl*1000, Qtime: benchNow + retry*1000,
 		Retry: retry, Repl: 1, Delivered: []string{testNodeID}, heapIdx: -1,
 	}

@@ -68,7 +68,7 @@ func testID(i int) string { return fmt.Sprintf("D-01234567-%024d-05a1", i) }
 // newTestJob builds a job the way Node.addJob does.
 func newTestJob(queue string, now int64, s js) *Job {
 	j := &Job{
-		ID: testID(s.i), Queue: queue, Body: []byte(fmt.Sprintf("body-%d", s.i)),
+		ID: testID(s.i), Queue: queue, Body: fmt.Sprintf("body-%d", s.i),
 		Ctime: now*1_000_000 + int64(s.i), Etime: now + s.ttl*1000,
 		Delay: uint32(s.delay), Retry: uint32(s.retry), Repl: 1,
 		Delivered: []string{myNode}, heapIdx: -1,
