@@ -199,7 +199,7 @@ func TestJobRecordSize(t *testing.T) {
 // Shared tables and the awake index give their memory back once a backlog
 // has drained: Go maps never shrink by themselves.
 func TestTablesShrinkAfterDrain(t *testing.T) {
-	m := newShardedMap[int]()
+	m := newShardedMap(strconv.Itoa)
 	const n = 100_000
 	for i := 0; i < n; i++ {
 		m.putIfAbsent(strconv.Itoa(i), i)

@@ -117,7 +117,7 @@ func Start(opts Options) (*Node, error) {
 	}
 	n := &Node{
 		clock: opts.Clock, log: opts.Logger, limits: opts.Limits, persistOpts: opts.Persist,
-		dir: NewDirectory(), queues: newShardedMap[*queueRef](), seed: opts.Seed,
+		dir: NewDirectory(), queues: newShardedMap(func(r *queueRef) string { return r.name }), seed: opts.Seed,
 		halted: make(chan struct{}), bus: opts.Bus,
 	}
 	if n.clock == nil {

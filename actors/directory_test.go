@@ -1,0 +1,75 @@
+package actors
+
+import (
+	"slices"
+	"testing"
+)
+
+// Keys whose hashes collide still find their own values: the second and
+// later live in the shard's overflow map, and every operation looks there.
+func TestShardedMapHashCollisions(t *testing.T) {
+	m := newShardedMap(func(v string) string { return v })
+	m.hash = func(k string) uint64 { return uint64(len(k)) } // "a", "b", "c" collide
+
+	for _, k := range []string{"a", "b", "c", "dd"} {
+		if v, added := m.putIfAbsent(k, k); !added || v != k {
+			t.Fatalf("put %q: %q %v", k, v, added)
+		}
+	}
+	if v, added := m.putIfAbsent("b", "b"); added || v != "b" {
+		t.Fatalf("second put of b: %q %v", v, added)
+	}
+	check := func(want ...string) {
+		t.Helper()
+		for _, k := range []string{"a", "b", "c", "dd", "e"} {
+			v, ok := m.get(k)
+			if has := slices.Contains(want, k); ok != has || (ok && v != k) {
+				t.Fatalf("get %q = %q %v, want present %v", k, v, ok, has)
+			}
+		}
+		var seen []string
+		m.each(func(k, v string) {
+			if k != v {
+				t.Fatalf("each gave %q for key %q", v, k)
+			}
+			seen = append(seen, k)
+		})
+		var scanned []string
+		for cur := m.scan(0, 1, false, func(k, _ string) { scanned = append(scanned, k) }); cur != 0; {
+			cur = m.scan(cur, 1, false, func(k, _ string) { scanned = append(scanned, k) })
+		}
+		slices.Sort(seen)
+		slices.Sort(scanned)
+		if !slices.Equal(seen, want) || !slices.Equal(scanned, want) || m.len() != int64(len(want)) {
+			t.Fatalf("each %v, scan %v, len %d; want %v", seen, scanned, m.len(), want)
+		}
+	}
+	check("a", "b", "c", "dd")
+
+	if m.deleteIf("b", func(string) bool { return false }) {
+		t.Fatal("deleteIf removed b although match said no")
+	}
+	if !m.deleteIf("a", func(string) bool { return true }) { // a held the hash's slot
+		t.Fatal("delete a failed")
+	}
+	check("b", "c", "dd")
+	if v, added := m.putIfAbsent("e", "e"); !added || v != "e" { // takes the free slot
+		t.Fatalf("put e: %q %v", v, added)
+	}
+	if _, added := m.putIfAbsent("c", "c"); added {
+		t.Fatal("c was added twice")
+	}
+	check("b", "c", "dd", "e")
+	for _, k := range []string{"b", "c", "e"} {
+		if !m.deleteIf(k, func(string) bool { return true }) {
+			t.Fatalf("delete %q failed", k)
+		}
+	}
+	check("dd")
+	if sh, _ := m.locate("b"); sh.more != nil {
+		t.Fatalf("the overflow map outlived its last entry: %v", sh.more)
+	}
+	if m.deleteIf("b", func(string) bool { return true }) {
+		t.Fatal("deleted b twice")
+	}
+}
