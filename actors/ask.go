@@ -338,8 +338,9 @@ func (n *Node) prepareAdd(m *protocol.AddJob) (*opAdd, *protocol.Error) {
 	}
 	now := n.nowMs()
 	me := n.ident.Load()
+	id, body := newIDAndBody(me.ids, ttl, retry, m.Body)
 	j := &Job{
-		ID: me.ids.Next(ttl, retry), Queue: m.Queue, Body: ownString(m.Body),
+		ID: id, Queue: m.Queue, Body: body,
 		Ctime: n.nextCtime(now), Etime: now + ttl*1000,
 		Delay: uint32(m.Delay), Retry: uint32(retry), Repl: uint16(repl),
 		Delivered: me.selfOnly, heapIdx: -1,

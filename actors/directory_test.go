@@ -3,6 +3,8 @@ package actors
 import (
 	"slices"
 	"testing"
+
+	"github.com/godisque/godisque/protocol"
 )
 
 // Keys whose hashes collide still find their own values: the second and
@@ -71,5 +73,30 @@ func TestShardedMapHashCollisions(t *testing.T) {
 	}
 	if m.deleteIf("b", func(string) bool { return true }) {
 		t.Fatal("deleted b twice")
+	}
+}
+
+// A job's ID and a small body share one block; both read back as made, and
+// the shared body is a copy of the bytes given. A long or empty body keeps
+// its own bytes.
+func TestNewIDAndBody(t *testing.T) {
+	for _, n := range []int{0, 1, 24, sharedUpTo, sharedUpTo + 1, 1024} {
+		a := protocol.NewIDGen(testNodeID, []byte("seed"))
+		b := protocol.NewIDGen(testNodeID, []byte("seed"))
+		in := make([]byte, n)
+		for i := range in {
+			in[i] = byte('a' + i%26)
+		}
+		want := string(in)
+		id, body := newIDAndBody(a, 3600, 60, in)
+		if wantID := b.Next(3600, 60); id != wantID || body != want {
+			t.Fatalf("%d bytes: id %q body %q, want %q and the body given", n, id, body, wantID)
+		}
+		if n > 0 && n <= sharedUpTo {
+			in[0] = '!' // the caller's bytes: the job's body is its own copy
+			if body != want {
+				t.Fatalf("%d bytes: the body follows the caller's buffer", n)
+			}
+		}
 	}
 }

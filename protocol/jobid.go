@@ -69,6 +69,20 @@ func NewIDGen(nodeID string, seed []byte) *IDGen {
 // (seconds). Only whether retry is greater than zero matters: resolve a
 // defaulted retry before calling.
 func (g *IDGen) Next(ttlSeconds int64, retry int64) string {
+	var id [JobIDLen]byte
+	g.next(&id, ttlSeconds, retry)
+	return string(id[:])
+}
+
+// AppendNext appends a new job ID (as Next makes it) to b, for a caller that
+// keeps the ID in a buffer of its own.
+func (g *IDGen) AppendNext(b []byte, ttlSeconds int64, retry int64) []byte {
+	var id [JobIDLen]byte
+	g.next(&id, ttlSeconds, retry)
+	return append(b, id[:]...)
+}
+
+func (g *IDGen) next(id *[JobIDLen]byte, ttlSeconds int64, retry int64) {
 	n := g.counter.Add(1)
 
 	// SHA1(seed ‖ counter), the counter as 8 little-endian bytes like
@@ -79,14 +93,12 @@ func (g *IDGen) Next(ttlSeconds int64, retry int64) string {
 	in = binary.LittleEndian.AppendUint64(in, n)
 	sum := sha1.Sum(in)
 
-	var id [JobIDLen]byte
 	id[0], id[1] = 'D', '-'
 	copy(id[jobIDNodeAt:], g.prefix[:])
 	id[10] = '-'
 	base64.RawStdEncoding.Encode(id[jobIDRandAt:jobIDRandAt+jobIDRandLen], sum[:jobIDRandSize])
 	id[35] = '-'
 	putHex4(id[jobIDTTLAt:], jobIDTTLField(ttlSeconds, retry))
-	return string(id[:])
 }
 
 // jobIDTTLField is the number the last four digits of an ID encode: the TTL

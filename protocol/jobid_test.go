@@ -307,3 +307,15 @@ func BenchmarkIDGenNext(b *testing.B) {
 		_ = g.Next(86400, 8640)
 	}
 }
+
+// AppendNext makes the same IDs as Next, after what the buffer holds.
+func TestIDGenAppendNext(t *testing.T) {
+	a, b := NewIDGen(testNodeID, testSeed), NewIDGen(testNodeID, testSeed)
+	for i := 0; i < 10; i++ {
+		want := a.Next(3600, int64(i%2))
+		got := b.AppendNext([]byte("prefix:"), 3600, int64(i%2))
+		if string(got) != "prefix:"+want {
+			t.Fatalf("call %d: %q, want prefix:%q", i, got, want)
+		}
+	}
+}
