@@ -149,10 +149,14 @@ func (q *Queue) Ack(now int64, ids []string) int64 {
 // confirmed are sent SETACK (every node, for a dummy ack), and the step is
 // tried again with a back-off of 1 s doubling to 180 s.
 func (q *Queue) gc(now int64, j *Job) {
+	dummy := len(j.Delivered) == 0
+	if !dummy && q.confirmedOf(j) == nil && len(j.Delivered) == 1 && j.Delivered[0] == q.me() {
+		q.remove(j) // it never left this node: nothing to confirm
+		return
+	}
 	if q.confirmedOf(j) == nil {
 		q.setConfirmed(j, []string{q.me()})
 	}
-	dummy := len(j.Delivered) == 0
 	if !dummy && q.allConfirmed(j) {
 		q.remove(j)
 		return

@@ -100,3 +100,30 @@ func TestNewIDAndBody(t *testing.T) {
 		}
 	}
 }
+
+// The nodes_confirmed map is kept while small (made again per replicated
+// job otherwise) and dropped once a backlog of entries has drained.
+func TestConfirmedMapDroppedAfterBacklog(t *testing.T) {
+	f := newFixture(t)
+	q := f.queue("q")
+	one := &Job{ID: "one"}
+	q.setConfirmed(one, []string{myNode})
+	q.setConfirmed(one, nil)
+	if q.confirmed == nil || len(q.confirmed) != 0 {
+		t.Fatalf("a map that held one entry was dropped or kept it: %v", q.confirmed)
+	}
+	jobs := make([]*Job, 2*shrinkMin)
+	for i := range jobs {
+		jobs[i] = &Job{ID: "job-" + string(rune('a'+i%26)) + string(rune('a'+i/26))}
+		q.addConfirmed(jobs[i], myNode)
+	}
+	if len(q.confirmed) != len(jobs) || !slices.Equal(q.confirmedOf(jobs[3]), []string{myNode}) {
+		t.Fatalf("%d lists, %v for one job", len(q.confirmed), q.confirmedOf(jobs[3]))
+	}
+	for _, j := range jobs {
+		q.setConfirmed(j, nil)
+	}
+	if q.confirmed != nil {
+		t.Fatalf("the map of a drained backlog was kept (%d entries)", len(q.confirmed))
+	}
+}

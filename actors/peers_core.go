@@ -113,8 +113,10 @@ func (q *Queue) confirmedOf(j *Job) []string { return q.confirmed[j.ID] }
 func (q *Queue) setConfirmed(j *Job, ids []string) {
 	if ids == nil {
 		delete(q.confirmed, j.ID)
-		if len(q.confirmed) == 0 {
-			q.confirmed = nil // a map never shrinks: drop it once empty
+		if len(q.confirmed) == 0 && q.confPeak >= shrinkMin {
+			// A map never shrinks: drop one that held a backlog once it
+			// has drained (a small one is cheaper kept than made again).
+			q.confirmed, q.confPeak = nil, 0
 		}
 		return
 	}
@@ -122,6 +124,7 @@ func (q *Queue) setConfirmed(j *Job, ids []string) {
 		q.confirmed = make(map[string][]string)
 	}
 	q.confirmed[j.ID] = ids
+	q.confPeak = max(q.confPeak, len(q.confirmed))
 }
 
 func (q *Queue) addConfirmed(j *Job, id string) {

@@ -93,6 +93,7 @@ type Queue struct {
 	replDue   int64                // earliest next or deadline among waits
 	gcBackoff map[string]int64     // acked jobs' current GC retry interval, ms
 	confirmed map[string][]string  // nodes_confirmed by job ID (confirmedOf)
+	confPeak  int                  // the most entries confirmed held since it was made
 	fed       federation
 
 	out []Effect
@@ -275,9 +276,6 @@ func (q *Queue) remove(j *Job) {
 		q.emit(AddDone{ID: j.ID, Err: errReplRemoved})
 	}
 	delete(q.gcBackoff, j.ID)
-	if len(q.gcBackoff) == 0 {
-		q.gcBackoff = nil // a map never shrinks: drop it once empty
-	}
 	q.setConfirmed(j, nil)
 }
 
