@@ -20,10 +20,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -38,16 +36,13 @@ const (
 // clusterNode is one node of the cluster: its port and directory, and its
 // current process.
 type clusterNode struct {
-	t      *testing.T
-	name   string
-	port   int
-	dir    string
-	args   []string // after --port and --dir
-	out    *lockedBuffer
-	cmd    *exec.Cmd
-	exited chan struct{}
-	rdb    *redis.Client
-	id     string
+	*proc
+	name string
+	port int
+	dir  string
+	args []string // after --port and --dir
+	rdb  *redis.Client
+	id   string
 }
 
 // freePortPair finds a client port p with p and its bus port p+10000 both
@@ -78,32 +73,12 @@ func portFree(p int) bool {
 }
 
 func newClusterNode(t *testing.T, name string, port int, args ...string) *clusterNode {
-	n := &clusterNode{t: t, name: name, port: port, dir: t.TempDir(), args: args, out: &lockedBuffer{}}
+	n := &clusterNode{proc: newProc(t), name: name, port: port, dir: t.TempDir(), args: args}
 	n.rdb = redis.NewClient(&redis.Options{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Protocol: 2,
 		MaxRetries: -1, DialTimeout: 2 * time.Second, ReadTimeout: 15 * time.Second, WriteTimeout: 5 * time.Second})
-	t.Cleanup(func() {
-		n.rdb.Close()
-		if n.running() {
-			_ = n.cmd.Process.Kill()
-			<-n.exited
-		}
-		if t.Failed() {
-			t.Logf("%s output:\n%s", n.name, tail(n.out.String(), 40))
-		}
-	})
+	t.Cleanup(func() { n.rdb.Close() })
+	n.reapOnCleanup(name, 40)
 	return n
-}
-
-func (n *clusterNode) running() bool {
-	if n.cmd == nil {
-		return false
-	}
-	select {
-	case <-n.exited:
-		return false
-	default:
-		return true
-	}
 }
 
 // start runs the binary and waits until the node answers PING.
@@ -112,32 +87,7 @@ func (n *clusterNode) start() {
 	fmt.Fprintf(n.out, "----- %s starts -----\n", n.name)
 	args := append([]string{"--port", strconv.Itoa(n.port), "--dir", n.dir,
 		"--cluster-node-timeout", strconv.Itoa(clusterNodeTimeout)}, n.args...)
-	n.cmd = exec.Command(binary(n.t), args...)
-	n.cmd.Stdout, n.cmd.Stderr = n.out, n.out
-	if err := n.cmd.Start(); err != nil {
-		n.t.Fatal(err)
-	}
-	n.exited = make(chan struct{})
-	cmd, exited := n.cmd, n.exited
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	deadline := time.Now().Add(clusterPatience)
-	for {
-		err := n.rdb.Ping(context.Background()).Err()
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			n.t.Fatalf("%s: no PONG within %v: %v", n.name, clusterPatience, err)
-		}
-		select {
-		case <-exited:
-			n.t.Fatalf("%s exited at start-up (%v)", n.name, cmd.ProcessState)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	n.launch(n.name, args, clusterPatience, func() error { return n.rdb.Ping(context.Background()).Err() })
 	id, err := n.rdb.Do(context.Background(), "CLUSTER", "MYID").Text()
 	if err != nil {
 		n.t.Fatalf("%s: CLUSTER MYID: %v", n.name, err)
@@ -146,15 +96,6 @@ func (n *clusterNode) start() {
 		n.t.Fatalf("%s came back as %s, was %s", n.name, id, n.id)
 	}
 	n.id = id
-}
-
-// kill is kill -9.
-func (n *clusterNode) kill() {
-	n.t.Helper()
-	if err := n.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		n.t.Fatal(err)
-	}
-	<-n.exited
 }
 
 // do runs a command; an error fails the test.

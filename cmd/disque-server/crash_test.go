@@ -99,29 +99,97 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// server is one node's directory and port, and its current process.
-type server struct {
+// proc is a server program run by a test, one process at a time, with its
+// output kept across its lives. The crash tests' server and the cluster
+// tests' nodes are procs.
+type proc struct {
 	t      *testing.T
-	dir    string
-	port   int
-	fsync  string
 	out    *lockedBuffer
 	cmd    *exec.Cmd
 	exited chan struct{}
-	lives  int
+}
+
+func newProc(t *testing.T) *proc { return &proc{t: t, out: &lockedBuffer{}} }
+
+// reapOnCleanup kills the process still running when the test ends, and
+// logs the last lines of its output if the test failed.
+func (p *proc) reapOnCleanup(name string, lines int) {
+	p.t.Cleanup(func() {
+		if p.running() {
+			_ = p.cmd.Process.Kill()
+			<-p.exited
+		}
+		if p.t.Failed() {
+			p.t.Logf("%s output:\n%s", name, tail(p.out.String(), lines))
+		}
+	})
+}
+
+func (p *proc) running() bool {
+	if p.cmd == nil {
+		return false
+	}
+	select {
+	case <-p.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// launch runs the binary with args and waits, up to patience, until ping
+// succeeds; what names the process in a failure.
+func (p *proc) launch(what string, args []string, patience time.Duration, ping func() error) {
+	p.t.Helper()
+	p.cmd = exec.Command(binary(p.t), args...)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	p.exited = make(chan struct{})
+	cmd, exited := p.cmd, p.exited
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	deadline := time.Now().Add(patience)
+	for {
+		err := ping()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s: no PONG within %v: %v", what, patience, err)
+		}
+		select {
+		case <-exited:
+			p.t.Fatalf("%s: the server exited at start-up (%v)", what, cmd.ProcessState)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// kill is SIGKILL: no shutdown code runs.
+func (p *proc) kill() {
+	p.t.Helper()
+	if err := p.cmd.Process.Kill(); err != nil {
+		p.t.Fatal(err)
+	}
+	<-p.exited
+}
+
+// server is one node's directory and port, and its current process.
+type server struct {
+	*proc
+	dir   string
+	port  int
+	fsync string
+	lives int
 }
 
 func newServer(t *testing.T, rng *rand.Rand, fsync string) *server {
-	s := &server{t: t, dir: t.TempDir(), port: freePortPair(t, rng, map[int]bool{}), fsync: fsync, out: &lockedBuffer{}}
-	t.Cleanup(func() {
-		if s.running() {
-			_ = s.cmd.Process.Kill()
-			<-s.exited
-		}
-		if t.Failed() {
-			t.Logf("server output:\n%s", tail(s.out.String(), 60))
-		}
-	})
+	s := &server{proc: newProc(t), dir: t.TempDir(), port: freePortPair(t, rng, map[int]bool{}), fsync: fsync}
+	s.reapOnCleanup("server", 60)
 	return s
 }
 
@@ -135,59 +203,16 @@ func tail(s string, lines int) string {
 
 func (s *server) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
 
-func (s *server) running() bool {
-	if s.cmd == nil {
-		return false
-	}
-	select {
-	case <-s.exited:
-		return false
-	default:
-		return true
-	}
-}
-
 // start runs the binary and waits until it answers PING.
 func (s *server) start() {
 	s.t.Helper()
 	s.lives++
 	fmt.Fprintf(s.out, "----- life %d -----\n", s.lives)
-	s.cmd = exec.Command(binary(s.t), "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--dir", s.dir,
-		"--appendonly", "yes", "--appendfsync", s.fsync)
-	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	s.exited = make(chan struct{})
-	cmd, exited := s.cmd, s.exited
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
 	c := s.client()
 	defer c.Close()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if err := c.Ping(context.Background()).Err(); err == nil {
-			return
-		} else if time.Now().After(deadline) {
-			s.t.Fatalf("life %d: no PONG within 20 s: %v", s.lives, err)
-		}
-		select {
-		case <-exited:
-			s.t.Fatalf("life %d: the server exited at start-up (%v)", s.lives, cmd.ProcessState)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-}
-
-// kill is SIGKILL: no shutdown code runs.
-func (s *server) kill() {
-	s.t.Helper()
-	if err := s.cmd.Process.Kill(); err != nil {
-		s.t.Fatal(err)
-	}
-	<-s.exited
+	s.launch(fmt.Sprintf("life %d", s.lives), []string{"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
+		"--dir", s.dir, "--appendonly", "yes", "--appendfsync", s.fsync},
+		20*time.Second, func() error { return c.Ping(context.Background()).Err() })
 }
 
 // term is a clean stop.
