@@ -71,47 +71,31 @@ func DefaultOptions() Options {
 	}
 }
 
+// orDefault sets an option left at zero to its default.
+func orDefault[T comparable](v *T, d T) {
+	var zero T
+	if *v == zero {
+		*v = d
+	}
+}
+
 // queueName is the one queue of the workload.
 const queueName = "chaos"
 
 func (o *Options) validate() error {
 	d := DefaultOptions()
-	if o.Nodes == 0 {
-		o.Nodes = d.Nodes
-	}
-	if o.Replicate == 0 {
-		o.Replicate = min(d.Replicate, o.Nodes)
-	}
-	if o.Retry == 0 {
-		o.Retry = d.Retry
-	}
-	if o.Clients == 0 {
-		o.Clients = d.Clients
-	}
-	if o.Time == 0 {
-		o.Time = d.Time
-	}
-	if o.NodeTimeout == 0 {
-		o.NodeTimeout = d.NodeTimeout
-	}
-	if o.EnqueueShare == 0 {
-		o.EnqueueShare = d.EnqueueShare
-	}
-	if o.AddTimeout == 0 {
-		o.AddTimeout = d.AddTimeout
-	}
-	if o.GetTimeout == 0 {
-		o.GetTimeout = d.GetTimeout
-	}
-	if o.Settle == 0 {
-		o.Settle = d.Settle
-	}
-	if o.DrainQuiet == 0 {
-		o.DrainQuiet = d.DrainQuiet
-	}
-	if o.DrainTimeout == 0 {
-		o.DrainTimeout = d.DrainTimeout
-	}
+	orDefault(&o.Nodes, d.Nodes)
+	orDefault(&o.Replicate, min(d.Replicate, o.Nodes))
+	orDefault(&o.Retry, d.Retry)
+	orDefault(&o.Clients, d.Clients)
+	orDefault(&o.Time, d.Time)
+	orDefault(&o.NodeTimeout, d.NodeTimeout)
+	orDefault(&o.EnqueueShare, d.EnqueueShare)
+	orDefault(&o.AddTimeout, d.AddTimeout)
+	orDefault(&o.GetTimeout, d.GetTimeout)
+	orDefault(&o.Settle, d.Settle)
+	orDefault(&o.DrainQuiet, d.DrainQuiet)
+	orDefault(&o.DrainTimeout, d.DrainTimeout)
 	switch {
 	case o.Server == "":
 		return errors.New("chaos: no disque-server binary")
