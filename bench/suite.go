@@ -200,15 +200,11 @@ func RunSuite(ctx context.Context, so SuiteOptions) (*SuiteReport, error) {
 		}
 		for _, p := range so.Pipelines {
 			// The target compares with one node alone: the lone node's ADDJOB
-			// of this run (a cluster node's plain ADDJOB would replicate too,
-			// REPLICATE being min(3, cluster size) by default).
-			single := rep.result(ScenarioAddJob, "godisque", p)
-			if single == nil {
-				var err error
-				if single, err = run(ScenarioAddJob, "cluster[0]", so.Cluster[:1], p); err != nil {
-					return rep, err
-				}
-			}
+			// of this run, its median over the rounds (a cluster node's plain
+			// ADDJOB would replicate too, REPLICATE being min(3, cluster size)
+			// by default). The single-node pairs ran above, or RunSuite
+			// returned.
+			single := rep.ours(ScenarioAddJob, p)
 			var repl []*Result
 			for range rounds {
 				r, err := run(ScenarioReplicated, "cluster", so.Cluster, p)
@@ -394,11 +390,12 @@ func ParseAddrs(s string) []string {
 	return out
 }
 
-// result is the run of scenario against label at pipeline depth p, or nil.
-func (rep *SuiteReport) result(scenario, label string, p int) *Result {
-	for _, r := range rep.Results {
-		if r.Scenario == scenario && r.Label == label && r.Pipeline == p {
-			return r
+// ours is the judged godisque run of scenario at pipeline depth p (the
+// median over the rounds), or nil.
+func (rep *SuiteReport) ours(scenario string, p int) *Result {
+	for _, c := range rep.Comparisons {
+		if c.Ours.Scenario == scenario && c.Pipeline == p {
+			return c.Ours
 		}
 	}
 	return nil
