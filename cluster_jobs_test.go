@@ -3,6 +3,7 @@ package disque_test
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/godisque/godisque/config"
 	"github.com/godisque/godisque/internal/clustertest"
 	"github.com/godisque/godisque/internal/etcdtest"
+	"github.com/godisque/godisque/protocol"
 	"github.com/godisque/godisque/protocol/wire"
 )
 
@@ -371,5 +373,88 @@ func TestClusterNodesFindEachOtherThroughEtcd(t *testing.T) {
 	id := addJob(t, cl.Client(0), "q", "x", 5000, "REPLICATE", 3)
 	if got := states(t, cl, id); got[1] == "" || got[2] == "" {
 		t.Fatalf("SHOW on each node: %v", got)
+	}
+}
+
+// registeredJobs is INFO's registered_jobs of node i.
+func registeredJobs(t *testing.T, cl *clustertest.Cluster, i int) int {
+	t.Helper()
+	info, err := cl.Client(i).Info(context.Background(), "jobs").Result()
+	if err != nil {
+		t.Fatalf("INFO jobs: %v", err)
+	}
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "registered_jobs:"); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				t.Fatalf("registered_jobs %q", v)
+			}
+			return n
+		}
+	}
+	t.Fatalf("INFO jobs has no registered_jobs: %q", info)
+	return 0
+}
+
+func TestClusterADDJOBOfAClientThatLeavesIsCleanedUp(t *testing.T) {
+	// SPEC.md §5.1: a client that disconnects while its ADDJOB waits for
+	// the replication gets the timeout's cleanup, long before the timeout.
+	cl := clustertest.Start(t, 2)
+	cl.Partition([]int{0}, []int{1})
+	ctx := context.Background()
+	// The client gives up after a second, as go-redis does on its read
+	// timeout: it closes the connection.
+	c := redis.NewClient(&redis.Options{Addr: cl.Addr(0), ReadTimeout: time.Second, MaxRetries: -1})
+	defer c.Close()
+	gaveUp := make(chan error, 1)
+	go func() {
+		_, err := c.Do(ctx, "ADDJOB", "q", "one", 600_000, "REPLICATE", 2).Result()
+		gaveUp <- err
+	}()
+	cl.WaitFor("the waiting job to be registered", func() bool { return registeredJobs(t, cl, 0) == 1 })
+	if err := <-gaveUp; err == nil || !strings.Contains(err.Error(), "timeout") {
+		t.Fatalf("the client's ADDJOB ended with %v, want its read timeout", err)
+	}
+	cl.WaitFor("the abandoned job to be removed", func() bool { return registeredJobs(t, cl, 0) == 0 })
+
+	// The same for ADDJOBs that came in one pipeline (the batch path).
+	p := c.Pipeline()
+	p.Do(ctx, "ADDJOB", "q", "two", 600_000, "REPLICATE", 2)
+	p.Do(ctx, "ADDJOB", "q", "three", 600_000, "REPLICATE", 2)
+	if _, err := p.Exec(ctx); err == nil {
+		t.Fatal("a pipelined ADDJOB across the partition was answered")
+	}
+	cl.WaitFor("the pipeline's abandoned jobs to be removed", func() bool { return registeredJobs(t, cl, 0) == 0 })
+
+	// Once healed, nothing of them is anywhere and a client that waits is
+	// answered.
+	cl.Heal()
+	cl.WaitMesh()
+	if n := registeredJobs(t, cl, 1); n != 0 {
+		t.Fatalf("the other node holds %d jobs", n)
+	}
+	id := addJob(t, cl.Client(0), "q", "four", 5000, "REPLICATE", 2)
+	if s := states(t, cl, id); s[0] != "queued" || s[1] != "active" {
+		t.Fatalf("after the heal a replicated job is %v", s)
+	}
+}
+
+func TestClusterEmbedderWhoseContextEndsAbandonsTheADDJOB(t *testing.T) {
+	cl := clustertest.Start(t, 2)
+	cl.Partition([]int{0}, []int{1})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	res := make(chan error, 1)
+	go func() {
+		_, err := cl.N(0).Node().AddJob(ctx, &protocol.AddJob{
+			Queue: "q", Body: []byte("x"), TimeoutMs: 600_000, Replicate: 2, Retry: -1,
+		})
+		res <- err
+	}()
+	cl.WaitFor("the waiting job to be registered", func() bool { return registeredJobs(t, cl, 0) == 1 })
+	cancel()
+	cl.WaitFor("the abandoned job to be removed", func() bool { return registeredJobs(t, cl, 0) == 0 })
+	if err := <-res; err == nil || err.Error() != "NOREPL Timeout reached before replicating to the requested number of nodes" {
+		t.Fatalf("AddJob whose context ended: %v", err)
 	}
 }

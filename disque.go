@@ -458,7 +458,10 @@ func (n *Node) System() *actor.ActorSystem { return n.actors.System() }
 func (n *Node) Settings() *config.Store { return n.settings }
 
 // Ask sends any protocol request and returns its reply, or a
-// *protocol.Error. GETJOB may block until ctx ends.
+// *protocol.Error. GETJOB may block until ctx ends. An ADDJOB waiting for
+// its replication when ctx ends is abandoned: the job is removed, here and
+// from the nodes that got a copy, and the reply is the timeout's NOREPL
+// (or the ID, if the replication was achieved first).
 func (n *Node) Ask(ctx context.Context, req proto.Message) proto.Message {
 	return n.actors.Ask(ctx, req)
 }

@@ -26,7 +26,7 @@ func (n *Node) Ask(ctx context.Context, req proto.Message) proto.Message {
 	}
 	switch m := req.(type) {
 	case *protocol.AddJob:
-		return n.addJob(m)
+		return n.addJob(ctx, m)
 	case *protocol.GetJob:
 		return n.getJob(ctx, m)
 	case *protocol.AckJob:
@@ -277,13 +277,32 @@ func (n *Node) nextCtime(nowMs int64) int64 {
 
 // addJob is ADDJOB (SPEC.md §5.1). The gateway has checked the syntax and the
 // option ranges; the checks that need the node's state are here.
-func (n *Node) addJob(m *protocol.AddJob) proto.Message {
+func (n *Node) addJob(ctx context.Context, m *protocol.AddJob) proto.Message {
 	op, err := n.prepareAdd(m)
 	if err != nil {
 		return err
 	}
-	r, _ := n.callQueue(m.Queue, true, op)
-	return r
+	done, _ := n.send(m.Queue, true, op)
+	return n.awaitAdd(ctx, op, done)
+}
+
+// awaitAdd waits for an ADDJOB's answer. One that waits for its replication
+// is abandoned when ctx ends first (the client disconnected, an embedder
+// gave up): the job is cleaned up as on a timeout, and the answer is then
+// the timeout's NOREPL, or the ID if the replication won the race.
+func (n *Node) awaitAdd(ctx context.Context, op *opAdd, done chan any) proto.Message {
+	if !op.cluster {
+		return asMessage(n.recv(done))
+	}
+	select {
+	case r := <-done:
+		return asMessage(r)
+	case <-n.halted:
+		return errStopped
+	case <-ctx.Done():
+		n.send(op.job.Queue, false, &opAbandon{id: op.job.ID})
+		return asMessage(n.recv(done))
+	}
 }
 
 // prepareAdd runs ADDJOB's node-level checks and builds the job; the queue
@@ -640,6 +659,7 @@ func (n *Node) AskBatch(ctx context.Context, reqs []proto.Message) []proto.Messa
 	var order []string
 	type soloReq struct {
 		i    int
+		op   *opAdd
 		done chan any
 	}
 	var solo []soloReq
@@ -665,7 +685,7 @@ func (n *Node) AskBatch(ctx context.Context, reqs []proto.Message) []proto.Messa
 				// Its answer may wait for other nodes: sent on its own, so
 				// the replications of a pipeline overlap.
 				done, _ := n.send(m.Queue, true, op)
-				solo = append(solo, soloReq{i, done})
+				solo = append(solo, soloReq{i, op, done})
 				continue
 			}
 			add(m.Queue, i, op)
@@ -684,7 +704,7 @@ func (n *Node) AskBatch(ctx context.Context, reqs []proto.Message) []proto.Messa
 		pending[k], _ = n.send(q, true, &opBatch{ops: groups[q].ops})
 	}
 	for _, s := range solo {
-		out[s.i] = asMessage(n.recv(s.done))
+		out[s.i] = n.awaitAdd(ctx, s.op, s.done)
 	}
 	for k, q := range order {
 		replies, _ := n.recv(pending[k]).([]any)

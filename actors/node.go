@@ -285,6 +285,10 @@ func (n *Node) UsedMemory() int64 { return n.mem.Used() }
 
 func (n *Node) memLevel() int { return Level(n.mem.Used(), n.limits().MaxMemory) }
 
+// Clustered tells whether the node knows other nodes: only then can an
+// ADDJOB wait for its replication.
+func (n *Node) Clustered() bool { return n.clusterSize() > 1 }
+
 // clusterSize is the number of known nodes, myself included, and
 // reachable the number of other nodes replication may use.
 func (n *Node) clusterSize() int {

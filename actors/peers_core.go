@@ -311,6 +311,23 @@ func (q *Queue) nextReplication() int64 {
 	return at
 }
 
+// Abandon is what happens to an ADDJOB whose caller stopped waiting for
+// its replication (the client disconnected, an embedder's context ended):
+// the same cleanup as a timeout (SPEC.md §5.1 step 10). It does nothing to
+// a job that is no longer waiting; true when there was one to abandon.
+func (q *Queue) Abandon(id string) bool {
+	if _, waiting := q.waits[id]; !waiting {
+		return false
+	}
+	j := q.lookup(id)
+	if j == nil || j.State != StateWaitRepl {
+		delete(q.waits, id)
+		return false
+	}
+	q.failAdd(j, errReplTimeout)
+	return true
+}
+
 // failAdd answers a waiting ADDJOB with err, deletes the job here and tells
 // every node it was sent to (best effort).
 func (q *Queue) failAdd(j *Job, err *protocol.Error) {

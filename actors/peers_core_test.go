@@ -531,3 +531,44 @@ func TestBlockedClientsAskForJobsEverySecond(t *testing.T) {
 		t.Fatal("the job stayed queued on A")
 	}
 }
+
+func TestAbandonedAddIsCleanedUpLikeATimeout(t *testing.T) {
+	// B takes its copy but its GOTJOB never reaches A; C is down.
+	s := newSim(t, 3)
+	a, b := s.nodes[0], s.nodes[1]
+	s.nodes[2].down = true
+	s.cut = func(from, to string) bool { return from == b.id && to == a.id }
+	j := s.addJob(a, 1, 3, AddOptions{TimeoutMs: 60_000})
+	if got := s.holders(j.ID); !sameStates(got, map[string]string{"01": "wait-repl", "02": "active"}) {
+		t.Fatalf("before: %v", got)
+	}
+	if !a.q.Abandon(j.ID) {
+		t.Fatal("Abandon found nothing to abandon")
+	}
+	s.pump()
+	if err, answered := a.answers[j.ID]; !answered || err == nil || err.Text != errReplTimeout.Text {
+		t.Fatalf("answer %v %v, want the timeout's NOREPL", answered, err)
+	}
+	if got := s.holders(j.ID); len(got) != 0 {
+		t.Fatalf("an abandoned job is still held: %v", got)
+	}
+	if a.q.Abandon(j.ID) {
+		t.Fatal("a job abandoned twice")
+	}
+}
+
+func TestAbandonLeavesAReplicatedJobAlone(t *testing.T) {
+	s := newSim(t, 2)
+	a := s.nodes[0]
+	j := s.addJob(a, 1, 2, AddOptions{})
+	if err, answered := a.answers[j.ID]; !answered || err != nil {
+		t.Fatalf("answered %v %v", answered, err)
+	}
+	if a.q.Abandon(j.ID) {
+		t.Fatal("abandoned a job whose replication was achieved")
+	}
+	s.pump()
+	if got := s.holders(j.ID); len(got) != 2 {
+		t.Fatalf("holders after a late abandon: %v", got)
+	}
+}

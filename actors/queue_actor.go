@@ -82,7 +82,9 @@ type (
 	opLevel    struct{}
 	opEvict    struct{}
 	opGiveBack struct{ id string }
-	opRestore  struct{ jobs []*Job }
+	// opAbandon: the caller of a replicated ADDJOB stopped waiting.
+	opAbandon struct{ id string }
+	opRestore struct{ jobs []*Job }
 	// opBatch is several operations of one pipeline, run in order; the
 	// reply is the list of their replies.
 	opBatch    struct{ ops []any }
@@ -228,6 +230,9 @@ func (a *queueActor) handle(ctx actor.Context, msg any) (reply any) {
 		return q.EvictForMemory()
 	case *opGiveBack:
 		return q.GiveBack(now, m.id)
+	case *opAbandon:
+		q.Abandon(m.id)
+		return nil
 	case *opShowMany:
 		return q.ShowMany(now, m.ids)
 	case *opRestore:

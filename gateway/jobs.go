@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"time"
+
 	"github.com/gogo/protobuf/proto"
 
 	"github.com/godisque/godisque/protocol"
@@ -37,11 +39,26 @@ func (s *Server) cmdADDJOB(c *client, args [][]byte) {
 		return
 	}
 	s.breakAdd(m) // nothing, unless the node is broken on purpose
-	// >> Operation
+	// >> Operation. An ADDJOB that may wait for its replication is
+	// abandoned if the client disconnects meanwhile: the node cleans the
+	// job up as on a timeout, and nobody is answered (SPEC.md §5.1).
+	if m.Async || !s.node.Clustered() {
+		c.reply(s.node.Ask(c.ctx, m))
+		return
+	}
+	c.waitBegin(addJobGrace)
 	r := s.node.Ask(c.ctx, m)
+	if c.waitEnd() {
+		return
+	}
 	// >> Response: the ID as a status reply, or an error.
 	c.reply(r)
 }
+
+// addJobGrace is how long a replicated ADDJOB runs before the gateway
+// watches for its client's disconnection: longer than a replication takes
+// when every node answers, so that only the ones that wait pay for it.
+const addJobGrace = 10 * time.Millisecond
 
 // GETJOB [NOHANG] [TIMEOUT ms] [COUNT n] [WITHCOUNTERS] FROM q1 [q2 ...]
 func (s *Server) cmdGETJOB(c *client, args [][]byte) {

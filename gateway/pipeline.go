@@ -78,7 +78,16 @@ func (s *Server) runBatch(c *client, cmd *command, first redcon.Command) bool {
 	for i := range reqs {
 		s.feedMonitors(c, cmds[i], args[i])
 	}
+	// Replicated ADDJOBs of a client that leaves are abandoned, as
+	// cmdADDJOB's are; the replies then go to a closed socket.
+	clustered := s.node.Clustered()
+	if clustered {
+		c.waitBegin(addJobGrace)
+	}
 	replies := s.node.AskBatch(c.ctx, reqs)
+	if clustered {
+		c.waitEnd()
+	}
 	for i, r := range replies {
 		if jobs, ok := r.(*protocol.Jobs); ok {
 			g := reqs[i].(*protocol.GetJob)

@@ -123,7 +123,8 @@ type client struct {
 	detached atomic.Bool
 	netConn  net.Conn
 	scratch  []byte // reply encoding buffer, owned by the connection goroutine
-	quitting bool   // QUIT was received: ignore what follows in the pipeline
+	lazy     lazyWatch
+	quitting bool // QUIT was received: ignore what follows in the pipeline
 	// CLIENT REPLY (Redis 3.2's flags): OFF drops every reply; SKIP drops
 	// the next command's (skipNext becomes skip when a command ends);
 	// replyOn marks the CLIENT REPLY ON whose +OK is sent anyway.
