@@ -487,7 +487,8 @@ func ask[R proto.Message](n *Node, ctx context.Context, req proto.Message) (R, e
 }
 
 // AddJob is ADDJOB; it returns the job ID. Leave Retry at -1 for the
-// default, as protocol.AddJob documents.
+// default, as protocol.AddJob documents. The job keeps a copy of req.Body:
+// the caller may reuse its buffer at once.
 func (n *Node) AddJob(ctx context.Context, req *protocol.AddJob) (string, error) {
 	r, err := ask[*protocol.AddJobReply](n, ctx, req)
 	if err != nil {

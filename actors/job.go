@@ -87,12 +87,14 @@ func ownString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(
 // 1152 bytes with its ID instead of 1024 + 48).
 const sharedUpTo = 256 - protocol.JobIDLen
 
-// newIDAndBody makes a job's ID and its immutable body: for a small body,
-// both in one block (one object fewer for the collector to mark per resting
-// job), else the ID alone and the body's own bytes.
+// newIDAndBody makes a job's ID and its immutable body, a copy of body (the
+// caller keeps its bytes: an embedder may reuse its buffer, the gateway's
+// arguments share a block with the rest of their pipeline): for a small
+// body, both in one block (one object fewer for the collector to mark per
+// resting job), else the ID alone and the body's own block.
 func newIDAndBody(ids *protocol.IDGen, ttl, retry int64, body []byte) (string, string) {
 	if len(body) == 0 || len(body) > sharedUpTo {
-		return ids.Next(ttl, retry), ownString(body)
+		return ids.Next(ttl, retry), string(body)
 	}
 	buf := ids.AppendNext(make([]byte, 0, protocol.JobIDLen+len(body)), ttl, retry)
 	buf = append(buf, body...)

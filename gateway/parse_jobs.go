@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"math"
 
 	"github.com/godisque/godisque/protocol"
@@ -168,7 +167,7 @@ func parseADDJOB(args [][]byte) (*protocol.AddJob, error) {
 	}
 	a := &protocol.AddJob{
 		Queue: string(args[1]),
-		Body:  bytes.Clone(args[2]),
+		Body:  args[2], // the node copies it
 		Retry: -1,
 	}
 	// >> 1. Options.

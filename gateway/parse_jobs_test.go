@@ -266,8 +266,9 @@ func TestCheckADDJOB(t *testing.T) {
 	}
 }
 
-// The parser copies the body: the caller may reuse its buffers.
-func TestParseADDJOBCopies(t *testing.T) {
+// The parser copies the queue name but not the body, which the node copies
+// into the job (TestEmbedderMayReuseItsBodyBuffer): one copy, not two.
+func TestParseADDJOBCopiesTheQueueOnly(t *testing.T) {
 	args := mkArgs("ADDJOB", "queue", "body", "0")
 	a, err := parseADDJOB(args)
 	if err != nil {
@@ -275,8 +276,8 @@ func TestParseADDJOBCopies(t *testing.T) {
 	}
 	copy(args[1], "XXXXX")
 	copy(args[2], "YYYY")
-	if a.Queue != "queue" || string(a.Body) != "body" {
-		t.Fatalf("result aliases the arguments: %q %q", a.Queue, a.Body)
+	if a.Queue != "queue" || string(a.Body) != "YYYY" {
+		t.Fatalf("after rewriting the arguments: %q %q, want \"queue\" \"YYYY\"", a.Queue, a.Body)
 	}
 }
 
