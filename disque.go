@@ -7,6 +7,7 @@ import (
 	"context"
 	cryptorand "crypto/rand"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"strconv"
 	"sync"
@@ -133,11 +134,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	seed := cfg.Seed
 	if seed == 0 {
-		var b [8]byte
-		_, _ = cryptorand.Read(b[:])
-		for _, x := range b {
-			seed = seed<<8 | uint64(x)
-		}
+		seed = rand.Uint64() // the runtime's ChaCha8, seeded by the OS
 	}
 	if !cfg.NoGateway {
 		if err := n.listen(cfg, sc); err != nil {

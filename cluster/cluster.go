@@ -5,6 +5,7 @@ import (
 	cryptorand "crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"slices"
 	"strconv"
@@ -130,11 +131,7 @@ func New(o Options) *Cluster {
 	}
 	seed := o.Seed
 	if seed == 0 {
-		var b [8]byte
-		_, _ = cryptorand.Read(b[:])
-		for _, x := range b {
-			seed = seed<<8 | uint64(x)
-		}
+		seed = rand.Uint64() // the runtime's ChaCha8, seeded by the OS
 	}
 	c.link = NewLink(o.Transport, LinkOptions{Self: o.ID, Clock: c.clock, Seed: seed ^ 0x5bd1e995, Logger: c.log})
 	c.core = NewMembers(MembersOptions{
