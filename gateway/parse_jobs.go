@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"math"
+	"slices"
 
 	"github.com/godisque/godisque/protocol"
 )
@@ -162,10 +163,20 @@ func jobIDArgs(args [][]byte) [][]byte {
 // and the caller must run checkADDJOB(a, defaultReplicate) once it knows the
 // default. Calling checkADDJOB again in the other cases is harmless.
 func parseADDJOB(args [][]byte) (*protocol.AddJob, error) {
-	if len(args) < 4 {
-		return nil, errArity("addjob")
+	a := new(protocol.AddJob)
+	if err := parseADDJOBInto(a, args); err != nil {
+		return nil, err
 	}
-	a := &protocol.AddJob{
+	return a, nil
+}
+
+// parseADDJOBInto is parseADDJOB into a given message, which it overwrites
+// (a pipeline's batch reuses its connection's messages).
+func parseADDJOBInto(a *protocol.AddJob, args [][]byte) error {
+	if len(args) < 4 {
+		return errArity("addjob")
+	}
+	*a = protocol.AddJob{
 		Queue: string(args[1]),
 		Body:  args[2], // the node copies it
 		Retry: -1,
@@ -178,55 +189,52 @@ func parseADDJOB(args [][]byte) (*protocol.AddJob, error) {
 		case !last && eqFold(opt, "replicate"):
 			n, ok := parseLongLong(args[j+1])
 			if !ok || n <= 0 || n > 65535 {
-				return nil, ErrReplicateRange
+				return ErrReplicateRange
 			}
 			a.Replicate = uint32(n)
 			j++
 		case !last && eqFold(opt, "ttl"):
 			n, ok := parseLongLong(args[j+1])
 			if !ok || n <= 0 {
-				return nil, ErrTTL
+				return ErrTTL
 			}
 			a.Ttl = n
 			j++
 		case !last && eqFold(opt, "retry"):
 			n, ok := parseLongLong(args[j+1])
 			if !ok || n < 0 {
-				return nil, ErrRetry
+				return ErrRetry
 			}
 			a.Retry = n
 			j++
 		case !last && eqFold(opt, "delay"):
 			n, ok := parseLongLong(args[j+1])
 			if !ok || n < 0 {
-				return nil, ErrDelay
+				return ErrDelay
 			}
 			a.Delay = n
 			j++
 		case !last && eqFold(opt, "maxlen"):
 			n, ok := parseLongLong(args[j+1])
 			if !ok || n <= 0 {
-				return nil, ErrMaxlen
+				return ErrMaxlen
 			}
 			a.Maxlen = n
 			j++
 		case eqFold(opt, "async"):
 			a.Async = true
 		default:
-			return nil, ErrSyntax
+			return ErrSyntax
 		}
 	}
 	// >> 2. Timeout.
 	timeout, err := parseTimeout(args[3])
 	if err != nil {
-		return nil, err
+		return err
 	}
 	a.TimeoutMs = timeout
 	// >> 3, 4. Cross-option checks, as far as they can be decided here.
-	if err := checkADDJOB(a, 0); err != nil {
-		return nil, err
-	}
-	return a, nil
+	return checkADDJOB(a, 0)
 }
 
 // checkADDJOB runs ADDJOB steps 3 and 4 (SPEC.md §5.1) on a parsed request.
@@ -275,10 +283,20 @@ func checkADDJOB(a *protocol.AddJob, defaultReplicate uint32) error {
 // walks argv, so "FROM q q" takes up to two jobs from q per sweep. Only when
 // it blocks does the node ignore duplicates.
 func parseGETJOB(args [][]byte) (*protocol.GetJob, error) {
-	if len(args) < 2 {
-		return nil, errArity("getjob")
+	g := new(protocol.GetJob)
+	if err := parseGETJOBInto(g, args); err != nil {
+		return nil, err
 	}
-	g := &protocol.GetJob{Count: 1}
+	return g, nil
+}
+
+// parseGETJOBInto is parseGETJOB into a given message, which it overwrites;
+// its Queues keep their backing array.
+func parseGETJOBInto(g *protocol.GetJob, args [][]byte) error {
+	if len(args) < 2 {
+		return errArity("getjob")
+	}
+	*g = protocol.GetJob{Count: 1, Queues: g.Queues[:0]}
 	var queues [][]byte
 	from := false
 options:
@@ -293,14 +311,14 @@ options:
 		case !last && eqFold(opt, "timeout"):
 			ms, err := parseTimeout(args[j+1])
 			if err != nil {
-				return nil, err
+				return err
 			}
 			g.TimeoutMs = ms
 			j++
 		case !last && eqFold(opt, "count"):
 			n, ok := parseLongLong(args[j+1])
 			if !ok || n <= 0 {
-				return nil, ErrCount
+				return ErrCount
 			}
 			if n > math.MaxUint32 {
 				n = math.MaxUint32
@@ -312,17 +330,17 @@ options:
 			from = true
 			break options // everything after FROM is a queue name
 		default:
-			return nil, ErrSyntax
+			return ErrSyntax
 		}
 	}
 	if !from || len(queues) == 0 {
-		return nil, ErrSyntax
+		return ErrSyntax
 	}
-	g.Queues = make([]string, len(queues))
-	for i, q := range queues {
-		g.Queues[i] = string(q)
+	g.Queues = slices.Grow(g.Queues, len(queues))
+	for _, q := range queues {
+		g.Queues = append(g.Queues, string(q))
 	}
-	return g, nil
+	return nil
 }
 
 // ------------------------------------------------------ ID-list commands -----

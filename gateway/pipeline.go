@@ -27,28 +27,70 @@ import (
 // clients' commands at its queue actors.
 const maxBatch = 512
 
-func batchADDJOB(args [][]byte) (proto.Message, bool) {
-	m, err := parseADDJOB(args)
-	return m, err == nil
+func batchADDJOB(b *batchBufs, args [][]byte) (proto.Message, bool) {
+	m := reuse(&b.adds)
+	return m, parseADDJOBInto(m, args) == nil
 }
 
-func batchGETJOB(args [][]byte) (proto.Message, bool) {
-	m, err := parseGETJOB(args)
+func batchGETJOB(b *batchBufs, args [][]byte) (proto.Message, bool) {
+	m := reuse(&b.gets)
+	err := parseGETJOBInto(m, args)
 	return m, err == nil && m.Nohang && len(m.Queues) == 1
+}
+
+// batchBufs is a connection's reusable room for its batches: the requests
+// and the messages they point to. A batch is done with all of them before
+// runBatch returns (the node copies what it keeps), so the next batch
+// overwrites them: no allocation per command for the batch itself.
+type batchBufs struct {
+	reqs []proto.Message
+	cmds []*command
+	args [][][]byte
+	adds []protocol.AddJob
+	gets []protocol.GetJob
+}
+
+// reuse returns the next unused message of *pool, growing it when full
+// (messages handed out before a growth stay where they are).
+func reuse[M any](pool *[]M) *M {
+	p := *pool
+	if len(p) == cap(p) {
+		p = append(p, *new(M))[:len(p)]
+	}
+	p = p[:len(p)+1]
+	*pool = p
+	return &p[len(p)-1]
+}
+
+// reset makes the buffers ready for the next batch, dropping the
+// references the last one left (arguments, bodies) so that they do not
+// outlive it. The pools stay within maxBatch+1 messages.
+func (b *batchBufs) reset() {
+	clear(b.reqs)
+	clear(b.args)
+	b.reqs, b.cmds, b.args = b.reqs[:0], b.cmds[:0], b.args[:0]
+	for i := range b.adds {
+		b.adds[i] = protocol.AddJob{}
+	}
+	for i := range b.gets {
+		b.gets[i] = protocol.GetJob{Queues: b.gets[i].Queues[:0]}
+	}
+	b.adds, b.gets = b.adds[:0], b.gets[:0]
 }
 
 // runBatch runs cmd and the batchable commands behind it; false when there
 // is nothing to batch (cmd is then run alone by the caller).
 func (s *Server) runBatch(c *client, cmd *command, first redcon.Command) bool {
-	m, ok := cmd.batch(first.Args)
+	b := &c.batch
+	m, ok := cmd.batch(b, first.Args)
 	if !ok {
+		b.reset()
 		return false
 	}
 	next := c.conn.PeekPipeline()
-	room := min(len(next)+1, maxBatch)
-	reqs := append(make([]proto.Message, 0, room), m)
-	cmds := append(make([]*command, 0, room), cmd)
-	args := append(make([][][]byte, 0, room), first.Args)
+	reqs := append(b.reqs, m)
+	cmds := append(b.cmds, cmd)
+	args := append(b.args, first.Args)
 	inBytes := 0
 	for _, nx := range next {
 		if len(reqs) == maxBatch || len(nx.Args) == 0 {
@@ -59,7 +101,7 @@ func (s *Server) runBatch(c *client, cmd *command, first redcon.Command) bool {
 			(ncmd.arity > 0 && len(nx.Args) != ncmd.arity) || len(nx.Args) < -ncmd.arity {
 			break
 		}
-		nm, ok := ncmd.batch(nx.Args)
+		nm, ok := ncmd.batch(b, nx.Args)
 		if !ok {
 			break
 		}
@@ -68,7 +110,9 @@ func (s *Server) runBatch(c *client, cmd *command, first redcon.Command) bool {
 		args = append(args, nx.Args)
 		inBytes += len(nx.Raw)
 	}
+	b.reqs, b.cmds, b.args = reqs, cmds, args // kept for the next batch
 	if len(reqs) == 1 {
+		b.reset()
 		return false
 	}
 	rest := c.conn.ReadPipeline()[len(reqs)-1:]
@@ -105,6 +149,7 @@ func (s *Server) runBatch(c *client, cmd *command, first redcon.Command) bool {
 	}
 	c.lastCmd.Store(cmds[len(cmds)-1].name)
 	c.lastAt.Store(time.Now().UnixMilli())
+	b.reset() // before the rest, which may batch again
 	for _, rc := range rest {
 		s.dispatch(c.conn, rc)
 	}

@@ -124,7 +124,8 @@ type client struct {
 	netConn  net.Conn
 	scratch  []byte // reply encoding buffer, owned by the connection goroutine
 	lazy     lazyWatch
-	quitting bool // QUIT was received: ignore what follows in the pipeline
+	batch    batchBufs // runBatch's, owned by the connection goroutine
+	quitting bool      // QUIT was received: ignore what follows in the pipeline
 	// CLIENT REPLY (Redis 3.2's flags): OFF drops every reply; SKIP drops
 	// the next command's (skipNext becomes skip when a command ends);
 	// replyOn marks the CLIENT REPLY ON whose +OK is sent anyway.
@@ -259,7 +260,7 @@ type command struct {
 	// batch, for the commands a pipeline may batch (ADDJOB, GETJOB NOHANG
 	// on one queue), parses the arguments and says whether this call can
 	// join a batch (pipeline.go).
-	batch func(args [][]byte) (proto.Message, bool)
+	batch func(b *batchBufs, args [][]byte) (proto.Message, bool)
 	calls atomic.Int64
 	usec  atomic.Int64
 }
