@@ -357,13 +357,11 @@ func (n *Node) prepareAdd(m *protocol.AddJob) (*opAdd, *protocol.Error) {
 	}
 	now := n.nowMs()
 	me := n.ident.Load()
-	id, body := newIDAndBody(me.ids, ttl, retry, m.Body)
-	j := &Job{
-		ID: id, Queue: m.Queue, Body: body,
-		Ctime: n.nextCtime(now), Etime: now + ttl*1000,
-		Delay: uint32(m.Delay), Retry: uint32(retry), Repl: uint16(repl),
-		Delivered: me.selfOnly, heapIdx: -1,
-	}
+	j := newJob(me.ids, ttl, retry, m.Body)
+	j.Queue = m.Queue
+	j.Ctime, j.Etime = n.nextCtime(now), now+ttl*1000
+	j.Delay, j.Retry, j.Repl = uint32(m.Delay), uint32(retry), uint16(repl)
+	j.Delivered = me.selfOnly
 	if m.Delay > 0 {
 		j.Qtime = now + m.Delay*1000
 	} else {

@@ -76,11 +76,11 @@ func TestShardedMapHashCollisions(t *testing.T) {
 	}
 }
 
-// A job's ID and a small body share one block; both read back as made, and
-// the shared body is a copy of the bytes given. A long or empty body keeps
-// its own bytes.
-func TestNewIDAndBody(t *testing.T) {
-	for _, n := range []int{0, 1, 24, sharedUpTo, sharedUpTo + 1, 1024} {
+// A job's record, ID and a body of up to sharedUpTo bytes are one block;
+// ID and body read back as made, and the body is a copy of the bytes given.
+// A longer body keeps a block of its own.
+func TestNewJob(t *testing.T) {
+	for _, n := range []int{0, 1, 16, 17, 24, 33, 100, 112, 113, 176, 177, sharedUpTo, sharedUpTo + 1, 1024} {
 		a := protocol.NewIDGen(testNodeID, []byte("seed"))
 		b := protocol.NewIDGen(testNodeID, []byte("seed"))
 		in := make([]byte, n)
@@ -88,15 +88,19 @@ func TestNewIDAndBody(t *testing.T) {
 			in[i] = byte('a' + i%26)
 		}
 		want := string(in)
-		id, body := newIDAndBody(a, 3600, 60, in)
-		if wantID := b.Next(3600, 60); id != wantID || body != want {
-			t.Fatalf("%d bytes: id %q body %q, want %q and the body given", n, id, body, wantID)
+		j := newJob(a, 3600, 60, in)
+		if wantID := b.Next(3600, 60); j.ID != wantID || j.Body != want || j.heapIdx != -1 {
+			t.Fatalf("%d bytes: id %q body %q heapIdx %d, want %q, the body given and -1", n, j.ID, j.Body, j.heapIdx, wantID)
 		}
-		if n > 0 && n <= sharedUpTo {
+		if n > 0 {
 			in[0] = '!' // the caller's bytes: the job's body is its own copy
-			if body != want {
+			if j.Body != want {
 				t.Fatalf("%d bytes: the body follows the caller's buffer", n)
 			}
+		}
+		allocs := testing.AllocsPerRun(10, func() { newJob(a, 3600, 60, in) })
+		if wantAllocs := 1.0; n > sharedUpTo && allocs <= wantAllocs || n <= sharedUpTo && allocs != wantAllocs {
+			t.Errorf("%d bytes: %v allocations per job (one block up to %d bytes of body)", n, allocs, sharedUpTo)
 		}
 	}
 }

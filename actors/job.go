@@ -71,34 +71,71 @@ type Job struct {
 // The field order keeps Job at 128 bytes, a Go size class: one more byte
 // and every resting job costs 144. TestJobRecordSize watches it.
 
-// A job's body is never written once it is made: the gateway copies it out
-// of the connection's buffer, a peer's or the log's message decodes into
-// bytes of its own, and an embedder gives its AddJob to the node (Ask). So
-// the record keeps it as a string (16 bytes, not a slice's 24) made from
-// those bytes without a copy, and messages that only read it (replies, the
-// wire, the log) get the same bytes back without one.
+// A job's body is never written once it is made: ADDJOB copies it (newJob),
+// a peer's or the log's message decodes into bytes of its own. So the
+// record keeps it as a string (16 bytes, not a slice's 24) made from those
+// bytes without a copy, and messages that only read it (replies, the wire,
+// the log) get the same bytes back without one.
 func ownString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
-// sharedUpTo is the longest body that shares one allocation with its job's
-// ID: up to an allocation of 256 bytes Go's size classes are 16 bytes
-// apart, so one rounded-up block never costs more than the ID's 48 bytes
-// and the body's own rounded-up block, and usually 8 or 16 bytes less; above
-// it, joining them can cross into a coarser class (a 1 KB body would cost
-// 1152 bytes with its ID instead of 1024 + 48).
+// sharedUpTo is the longest body kept in its job's own block (see newJob).
 const sharedUpTo = 256 - protocol.JobIDLen
 
-// newIDAndBody makes a job's ID and its immutable body, a copy of body (the
-// caller keeps its bytes: an embedder may reuse its buffer, the gateway's
-// arguments share a block with the rest of their pipeline): for a small
-// body, both in one block (one object fewer for the collector to mark per
-// resting job), else the ID alone and the body's own block.
-func newIDAndBody(ids *protocol.IDGen, ttl, retry int64, body []byte) (string, string) {
-	if len(body) == 0 || len(body) > sharedUpTo {
-		return ids.Next(ttl, retry), string(body)
+// newJob makes a job record with a new ID and a copy of body (the caller
+// keeps its bytes: an embedder may reuse its buffer, the gateway's
+// arguments share a block with the rest of their pipeline); the rest of
+// the record is the caller's to fill. Up to sharedUpTo bytes of body, the
+// record, its ID and its body are one block: one object per resting job
+// for the collector to mark, not three. The blocks are sized to Go's size
+// classes (128 for the record, then 16 to 32 bytes apart), so joining never
+// costs more than the separate blocks would; a longer body gets its own.
+func newJob(ids *protocol.IDGen, ttl, retry int64, body []byte) *Job {
+	var j *Job
+	switch need := protocol.JobIDLen + len(body); {
+	case len(body) > sharedUpTo:
+		j = &Job{ID: ids.Next(ttl, retry), Body: string(body)}
+	case need <= 48:
+		j = placeJob[[48]byte](ids, ttl, retry, body)
+	case need <= 64:
+		j = placeJob[[64]byte](ids, ttl, retry, body)
+	case need <= 80:
+		j = placeJob[[80]byte](ids, ttl, retry, body)
+	case need <= 96:
+		j = placeJob[[96]byte](ids, ttl, retry, body)
+	case need <= 112:
+		j = placeJob[[112]byte](ids, ttl, retry, body)
+	case need <= 128:
+		j = placeJob[[128]byte](ids, ttl, retry, body)
+	case need <= 160:
+		j = placeJob[[160]byte](ids, ttl, retry, body)
+	case need <= 192:
+		j = placeJob[[192]byte](ids, ttl, retry, body)
+	case need <= 224:
+		j = placeJob[[224]byte](ids, ttl, retry, body)
+	default:
+		j = placeJob[[256]byte](ids, ttl, retry, body)
 	}
-	buf := ids.AppendNext(make([]byte, 0, protocol.JobIDLen+len(body)), ttl, retry)
-	buf = append(buf, body...)
-	return ownString(buf[:protocol.JobIDLen]), ownString(buf[protocol.JobIDLen:])
+	j.heapIdx = -1
+	return j
+}
+
+// jobBlock is a job record followed by the bytes of its ID and body.
+type jobBlock[B any] struct {
+	Job
+	buf B
+}
+
+// placeJob makes a jobBlock whose buffer B (a byte array) holds the ID and
+// body; the record's strings point into it, and keep it alive.
+func placeJob[B any](ids *protocol.IDGen, ttl, retry int64, body []byte) *Job {
+	blk := new(jobBlock[B])
+	buf := unsafe.Slice((*byte)(unsafe.Pointer(&blk.buf)), unsafe.Sizeof(blk.buf))
+	b := append(ids.AppendNext(buf[:0], ttl, retry), body...) // within buf: B is large enough
+	blk.ID = ownString(b[:protocol.JobIDLen])
+	if len(body) > 0 {
+		blk.Body = ownString(b[protocol.JobIDLen:])
+	}
+	return &blk.Job
 }
 
 // bodyBytes is the body for a message that only reads it.
