@@ -2,7 +2,9 @@ package actors
 
 import (
 	"slices"
+	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/godisque/godisque/protocol"
 )
@@ -102,6 +104,39 @@ func TestNewJob(t *testing.T) {
 		if wantAllocs := 1.0; n > sharedUpTo && allocs <= wantAllocs || n <= sharedUpTo && allocs != wantAllocs {
 			t.Errorf("%d bytes: %v allocations per job (one block up to %d bytes of body)", n, allocs, sharedUpTo)
 		}
+	}
+}
+
+// A job decoded from a peer's or the log's message is one block when its ID
+// and body fit, with copies of them, and the node IDs of its
+// nodes_delivered are shared with every other job decoded by the same queue.
+func TestJobFromProtoSharesItsNodeIDs(t *testing.T) {
+	var names nodeNames
+	decode := func(id string, body []byte) *Job {
+		p := &protocol.Job{Id: id, Queue: "q", Body: body, TtlMs: 60_000,
+			NodesDelivered: []string{strings.Repeat("a", 40), strings.Repeat("b", 40)}}
+		return jobFromProto(p, &names)
+	}
+	body := []byte("twenty-four byte body!!!")
+	a := decode("D-00000001-a6NwAnrDaaWbwGhVjU7VDD55-05a1", body)
+	b := decode("D-00000001-b6NwAnrDaaWbwGhVjU7VDD55-05a1", []byte("other"))
+	body[0] = '!'
+	if a.Body != "twenty-four byte body!!!" || b.Body != "other" {
+		t.Fatalf("bodies %q %q: not copies", a.Body, b.Body)
+	}
+	for i := range a.Delivered {
+		if a.Delivered[i] != b.Delivered[i] || unsafe.StringData(a.Delivered[i]) != unsafe.StringData(b.Delivered[i]) {
+			t.Fatalf("nodes_delivered[%d] of two jobs: %q at %p and %q at %p, want one copy",
+				i, a.Delivered[i], unsafe.StringData(a.Delivered[i]), b.Delivered[i], unsafe.StringData(b.Delivered[i]))
+		}
+	}
+	p := &protocol.Job{Id: a.ID, Body: body, NodesDelivered: a.Delivered}
+	if allocs := testing.AllocsPerRun(10, func() { jobFromProto(p, &names) }); allocs != 2 {
+		t.Errorf("%v allocations per decoded job, want 2 (the block, nodes_delivered)", allocs)
+	}
+	long := decode(a.ID, make([]byte, 1024))
+	if len(long.Body) != 1024 || long.ID != a.ID || long.heapIdx != -1 {
+		t.Fatalf("a job with a long body: %d bytes, ID %q, heapIdx %d", len(long.Body), long.ID, long.heapIdx)
 	}
 }
 

@@ -90,52 +90,71 @@ const sharedUpTo = 256 - protocol.JobIDLen
 // classes (128 for the record, then 16 to 32 bytes apart), so joining never
 // costs more than the separate blocks would; a longer body gets its own.
 func newJob(ids *protocol.IDGen, ttl, retry int64, body []byte) *Job {
-	var j *Job
-	switch need := protocol.JobIDLen + len(body); {
-	case len(body) > sharedUpTo:
-		j = &Job{ID: ids.Next(ttl, retry), Body: string(body)}
-	case need <= 48:
-		j = placeJob[[48]byte](ids, ttl, retry, body)
-	case need <= 64:
-		j = placeJob[[64]byte](ids, ttl, retry, body)
-	case need <= 80:
-		j = placeJob[[80]byte](ids, ttl, retry, body)
-	case need <= 96:
-		j = placeJob[[96]byte](ids, ttl, retry, body)
-	case need <= 112:
-		j = placeJob[[112]byte](ids, ttl, retry, body)
-	case need <= 128:
-		j = placeJob[[128]byte](ids, ttl, retry, body)
-	case need <= 160:
-		j = placeJob[[160]byte](ids, ttl, retry, body)
-	case need <= 192:
-		j = placeJob[[192]byte](ids, ttl, retry, body)
-	case need <= 224:
-		j = placeJob[[224]byte](ids, ttl, retry, body)
-	default:
-		j = placeJob[[256]byte](ids, ttl, retry, body)
+	if len(body) > sharedUpTo {
+		return &Job{ID: ids.Next(ttl, retry), Body: string(body), heapIdx: -1}
 	}
-	j.heapIdx = -1
+	j, b := allocJob(protocol.JobIDLen + len(body))
+	b = append(ids.AppendNext(b, ttl, retry), body...) // within the block
+	j.ID = ownString(b[:protocol.JobIDLen])
+	if len(body) > 0 {
+		j.Body = ownString(b[protocol.JobIDLen:])
+	}
 	return j
 }
 
-// jobBlock is a job record followed by the bytes of its ID and body.
+// jobWith is newJob for an ID already made (a copy from a peer, a record of
+// the log): one block for the record and copies of id and body, when they
+// fit, else the record alone keeping the strings given.
+func jobWith(id string, body []byte) *Job {
+	if len(id)+len(body) > 256 {
+		return &Job{ID: id, Body: ownString(body), heapIdx: -1}
+	}
+	j, b := allocJob(len(id) + len(body))
+	b = append(append(b, id...), body...) // within the block
+	j.ID = ownString(b[:len(id)])
+	if len(body) > 0 {
+		j.Body = ownString(b[len(id):])
+	}
+	return j
+}
+
+// allocJob returns a new record followed by room for need bytes (at most
+// 256), and that room as an empty slice of it.
+func allocJob(need int) (*Job, []byte) {
+	switch {
+	case need <= 48:
+		return placeJob[[48]byte]()
+	case need <= 64:
+		return placeJob[[64]byte]()
+	case need <= 80:
+		return placeJob[[80]byte]()
+	case need <= 96:
+		return placeJob[[96]byte]()
+	case need <= 112:
+		return placeJob[[112]byte]()
+	case need <= 128:
+		return placeJob[[128]byte]()
+	case need <= 160:
+		return placeJob[[160]byte]()
+	case need <= 192:
+		return placeJob[[192]byte]()
+	case need <= 224:
+		return placeJob[[224]byte]()
+	}
+	return placeJob[[256]byte]()
+}
+
+// jobBlock is a job record followed by the bytes of its ID and body; the
+// record's strings point into buf, and keep the block alive.
 type jobBlock[B any] struct {
 	Job
 	buf B
 }
 
-// placeJob makes a jobBlock whose buffer B (a byte array) holds the ID and
-// body; the record's strings point into it, and keep it alive.
-func placeJob[B any](ids *protocol.IDGen, ttl, retry int64, body []byte) *Job {
+func placeJob[B any]() (*Job, []byte) {
 	blk := new(jobBlock[B])
-	buf := unsafe.Slice((*byte)(unsafe.Pointer(&blk.buf)), unsafe.Sizeof(blk.buf))
-	b := append(ids.AppendNext(buf[:0], ttl, retry), body...) // within buf: B is large enough
-	blk.ID = ownString(b[:protocol.JobIDLen])
-	if len(body) > 0 {
-		blk.Body = ownString(b[protocol.JobIDLen:])
-	}
-	return &blk.Job
+	blk.heapIdx = -1
+	return &blk.Job, unsafe.Slice((*byte)(unsafe.Pointer(&blk.buf)), unsafe.Sizeof(blk.buf))[:0]
 }
 
 // bodyBytes is the body for a message that only reads it.
@@ -173,11 +192,41 @@ func (j *Job) ToProto() *protocol.Job {
 }
 
 // JobFromProto rebuilds a record from its stored or shipped form.
-func JobFromProto(p *protocol.Job) *Job {
-	return &Job{
-		ID: p.Id, Queue: p.Queue, Body: ownString(p.Body), State: uint8(p.State), Repl: uint16(p.Repl),
-		Ctime: p.Ctime, Etime: p.EtimeMs, Qtime: p.QtimeMs, Delay: p.Delay, Retry: p.Retry,
-		Nacks: p.Nacks, AddDel: p.AdditionalDeliveries,
-		Delivered: append([]string(nil), p.NodesDelivered...), Flags: uint8(p.Flags), heapIdx: -1,
+func JobFromProto(p *protocol.Job) *Job { return jobFromProto(p, nil) }
+
+// jobFromProto is JobFromProto with the node IDs of nodes_delivered taken
+// from names: a replica keeps a copy of most jobs of its cluster, and each
+// would otherwise hold its own copies of the same few node IDs.
+func jobFromProto(p *protocol.Job, names *nodeNames) *Job {
+	j := jobWith(p.Id, p.Body)
+	j.Queue, j.State, j.Repl = p.Queue, uint8(p.State), uint16(p.Repl)
+	j.Ctime, j.Etime, j.Qtime = p.Ctime, p.EtimeMs, p.QtimeMs
+	j.Delay, j.Retry, j.Nacks, j.AddDel = p.Delay, p.Retry, p.Nacks, p.AdditionalDeliveries
+	j.Flags = uint8(p.Flags)
+	j.Delivered = make([]string, len(p.NodesDelivered))
+	for i, id := range p.NodesDelivered {
+		j.Delivered[i] = names.intern(id)
 	}
+	return j
+}
+
+// nodeNames keeps one copy of each node ID it is given. It forgets them all
+// once it holds maxNodeNames (IDs of nodes long gone, or a peer sending
+// garbage), which costs only copies.
+type nodeNames struct{ m map[string]string }
+
+const maxNodeNames = 1024
+
+func (n *nodeNames) intern(id string) string {
+	if n == nil {
+		return id
+	}
+	if s, ok := n.m[id]; ok {
+		return s
+	}
+	if n.m == nil || len(n.m) >= maxNodeNames {
+		n.m = make(map[string]string)
+	}
+	n.m[id] = id
+	return id
 }

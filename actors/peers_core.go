@@ -415,7 +415,7 @@ func (q *Queue) ReplJob(now int64, from string, p *protocol.Job, noreply bool) b
 // time it had left to live, and held by the sender and by me. The caller
 // sets its flags and requeue time, and registers it.
 func (q *Queue) fromWire(now int64, from string, p *protocol.Job) *Job {
-	j := JobFromProto(p)
+	j := jobFromProto(p, &q.names)
 	j.Queue = q.Name
 	j.State = StateActive
 	j.Flags = 0

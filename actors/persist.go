@@ -519,8 +519,9 @@ func (n *Node) loadAOF() error {
 	}
 	byQueue := make(map[string][]*Job)
 	total := len(live)
+	var names nodeNames
 	for id, pj := range live {
-		j := JobFromProto(pj)
+		j := jobFromProto(pj, &names)
 		byQueue[j.Queue] = append(byQueue[j.Queue], j)
 		delete(live, id) // let the records go as they are converted
 	}

@@ -95,6 +95,7 @@ type Queue struct {
 	confirmed map[string][]string  // nodes_confirmed by job ID (confirmedOf)
 	confPeak  int                  // the most entries confirmed held since it was made
 	fed       federation
+	names     nodeNames // the node IDs of its copies' nodes_delivered
 
 	out []Effect
 }
