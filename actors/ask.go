@@ -283,14 +283,16 @@ func (n *Node) addJob(ctx context.Context, m *protocol.AddJob) proto.Message {
 		return err
 	}
 	done, _ := n.send(m.Queue, true, op)
-	return n.awaitAdd(ctx, op, done)
+	return n.awaitAdd(ctx, m.Queue, op, done)
 }
 
-// awaitAdd waits for an ADDJOB's answer. One that waits for its replication
-// is abandoned when ctx ends first (the client disconnected, an embedder
-// gave up): the job is cleaned up as on a timeout, and the answer is then
-// the timeout's NOREPL, or the ID if the replication won the race.
-func (n *Node) awaitAdd(ctx context.Context, op *opAdd, done chan any) proto.Message {
+// awaitAdd waits for the answer of an ADDJOB sent to queue. One that waits
+// for its replication is abandoned when ctx ends first (the client
+// disconnected, an embedder gave up): the job is cleaned up as on a
+// timeout, and the answer is then the timeout's NOREPL, or the ID if the
+// replication won the race. The job is the queue actor's once sent: only
+// its ID, which never changes, is read here.
+func (n *Node) awaitAdd(ctx context.Context, queue string, op *opAdd, done chan any) proto.Message {
 	if !op.cluster {
 		return asMessage(n.recv(done))
 	}
@@ -300,7 +302,7 @@ func (n *Node) awaitAdd(ctx context.Context, op *opAdd, done chan any) proto.Mes
 	case <-n.halted:
 		return errStopped
 	case <-ctx.Done():
-		n.send(op.job.Queue, false, &opAbandon{id: op.job.ID})
+		n.send(queue, false, &opAbandon{id: op.job.ID})
 		return asMessage(n.recv(done))
 	}
 }
@@ -656,9 +658,10 @@ func (n *Node) AskBatch(ctx context.Context, reqs []proto.Message) []proto.Messa
 	groups := make(map[string]*group)
 	var order []string
 	type soloReq struct {
-		i    int
-		op   *opAdd
-		done chan any
+		i     int
+		queue string
+		op    *opAdd
+		done  chan any
 	}
 	var solo []soloReq
 	add := func(queue string, i int, op any) {
@@ -683,7 +686,7 @@ func (n *Node) AskBatch(ctx context.Context, reqs []proto.Message) []proto.Messa
 				// Its answer may wait for other nodes: sent on its own, so
 				// the replications of a pipeline overlap.
 				done, _ := n.send(m.Queue, true, op)
-				solo = append(solo, soloReq{i, op, done})
+				solo = append(solo, soloReq{i, m.Queue, op, done})
 				continue
 			}
 			add(m.Queue, i, op)
@@ -702,7 +705,7 @@ func (n *Node) AskBatch(ctx context.Context, reqs []proto.Message) []proto.Messa
 		pending[k], _ = n.send(q, true, &opBatch{ops: groups[q].ops})
 	}
 	for _, s := range solo {
-		out[s.i] = n.awaitAdd(ctx, s.op, s.done)
+		out[s.i] = n.awaitAdd(ctx, s.queue, s.op, s.done)
 	}
 	for k, q := range order {
 		replies, _ := n.recv(pending[k]).([]any)

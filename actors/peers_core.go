@@ -88,18 +88,37 @@ func (q *Queue) send(to []string, msg proto.Message) {
 // books right (the list is part of the job's cost) and never writing into
 // a backing array another job may share.
 func (q *Queue) addDelivered(j *Job, id string) bool {
-	if id == "" || containsNode(j.Delivered, id) {
-		return false
+	return q.addDeliveredAll(j, []string{id}) > 0
+}
+
+// addDeliveredAll is addDelivered for several nodes: the list grows once,
+// to its exact new length. It returns how many were new.
+func (q *Queue) addDeliveredAll(j *Job, ids []string) int {
+	k := 0
+	for i, id := range ids {
+		if id != "" && !containsNode(j.Delivered, id) && !containsNode(ids[:i], id) {
+			k++
+		}
+	}
+	if k == 0 {
+		return 0
 	}
 	registered := j.heapIdx >= 0
 	if registered {
 		q.env.Mem.Add(-j.cost())
 	}
-	j.Delivered = append(j.Delivered[:len(j.Delivered):len(j.Delivered)], id)
+	grown := make([]string, len(j.Delivered), len(j.Delivered)+k)
+	copy(grown, j.Delivered)
+	for i, id := range ids {
+		if id != "" && !containsNode(j.Delivered, id) && !containsNode(ids[:i], id) {
+			grown = append(grown, id)
+		}
+	}
+	j.Delivered = grown
 	if registered {
 		q.env.Mem.Add(j.cost())
 	}
-	return true
+	return k
 }
 
 // Disque's nodes_confirmed of a job (SPEC.md §12): the nodes that
@@ -242,9 +261,7 @@ func (q *Queue) wireJob(now int64, j *Job) *protocol.Job {
 // holder learns the full list.
 func (q *Queue) replicate(now int64, j *Job, n int, noreply bool) {
 	added := q.pickTargets(j, n)
-	for _, id := range added {
-		q.addDelivered(j, id)
-	}
+	q.addDeliveredAll(j, added)
 	if len(j.Delivered) == 0 {
 		return
 	}

@@ -572,3 +572,24 @@ func TestAbandonLeavesAReplicatedJobAlone(t *testing.T) {
 		t.Fatalf("holders after a late abandon: %v", got)
 	}
 }
+
+func TestAddDeliveredAllGrowsOnceAndAccounts(t *testing.T) {
+	f := newFixture(t)
+	q := f.queue("q")
+	j := f.add(q, t0, js{i: 1, ttl: 60, retry: 10})
+	shared := j.Delivered // may be shared with other jobs: never written
+	if n := q.addDeliveredAll(j, []string{"", "n2", myNode, "n3", "n2"}); n != 2 {
+		t.Fatalf("addDeliveredAll counted %d new nodes, want 2", n)
+	}
+	if got := fmt.Sprint(j.Delivered); got != fmt.Sprint([]string{myNode, "n2", "n3"}) || cap(j.Delivered) != 3 {
+		t.Fatalf("nodes_delivered %s (cap %d), want [me n2 n3] at its exact size", got, cap(j.Delivered))
+	}
+	if len(shared) != 1 || shared[0] != myNode {
+		t.Fatalf("the list the job had was written to: %v", shared)
+	}
+	f.checkMem(qs(q), j)
+	if q.addDelivered(j, "n3") || !q.addDelivered(j, "n4") || len(j.Delivered) != 4 {
+		t.Fatalf("addDelivered of a known and a new node: %v", j.Delivered)
+	}
+	f.checkMem(qs(q), j)
+}

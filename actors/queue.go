@@ -253,6 +253,9 @@ func (q *Queue) reschedule(j *Job) {
 
 // register adds a new record to the directory, the awake index and the books.
 func (q *Queue) register(j *Job) bool {
+	if j.Queue == q.Name {
+		j.Queue = q.Name // one copy of the name for all the queue's jobs
+	}
 	if !q.env.Dir.put(j) {
 		return false
 	}

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+	"unsafe"
 
 	"github.com/godisque/godisque/protocol"
 )
@@ -89,6 +90,19 @@ func (f *fixture) add(q *Queue, now int64, s js) *Job {
 		f.t.Fatalf("Add(%s) = %q", j.ID, err.Text)
 	}
 	return j
+}
+
+func TestRegisteredJobsShareTheQueueName(t *testing.T) {
+	f := newFixture(t)
+	q := f.queue("emails")
+	name := string([]byte("emails")) // a copy, as a client's command gives it
+	j := newTestJob(name, t0, js{i: 1, ttl: 60, retry: 10})
+	if err := q.Add(t0, j, 0); err != nil {
+		t.Fatal(err.Text)
+	}
+	if j.Queue != "emails" || unsafe.StringData(j.Queue) != unsafe.StringData(q.Name) {
+		t.Fatalf("the job's queue %q is its own copy, not the queue's name", j.Queue)
+	}
 }
 
 // addShared adds a job whose nodes_delivered also names another node, so an
