@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"slices"
 	"unsafe"
 
 	"github.com/godisque/godisque/protocol"
@@ -203,30 +204,61 @@ func jobFromProto(p *protocol.Job, names *nodeNames) *Job {
 	j.Ctime, j.Etime, j.Qtime = p.Ctime, p.EtimeMs, p.QtimeMs
 	j.Delay, j.Retry, j.Nacks, j.AddDel = p.Delay, p.Retry, p.Nacks, p.AdditionalDeliveries
 	j.Flags = uint8(p.Flags)
-	j.Delivered = make([]string, len(p.NodesDelivered))
-	for i, id := range p.NodesDelivered {
-		j.Delivered[i] = names.intern(id)
+	if names == nil {
+		j.Delivered = slices.Clone(p.NodesDelivered)
+		return j
 	}
+	j.Delivered = names.list(p.NodesDelivered)
 	return j
 }
 
-// nodeNames keeps one copy of each node ID it is given. It forgets them all
-// once it holds maxNodeNames (IDs of nodes long gone, or a peer sending
-// garbage), which costs only copies.
-type nodeNames struct{ m map[string]string }
+// nodeNames keeps one copy of each node ID, and of each nodes_delivered
+// list, it is given: in a cluster most jobs name the same few nodes in the
+// same few orders, so a replica's copies (and the origin's jobs once
+// replicated) share their lists instead of holding one each. Lists are
+// never written in place (Job.Delivered), and the shared ones have no room
+// to append into, so an append copies. The tables are forgotten once they
+// hold maxNodeNames entries (nodes long gone, or a peer sending garbage),
+// which costs only copies.
+type nodeNames struct {
+	ids   map[string]string
+	lists map[string][]string
+	key   []byte // scratch for a list's key
+}
 
 const maxNodeNames = 1024
 
 func (n *nodeNames) intern(id string) string {
-	if n == nil {
-		return id
-	}
-	if s, ok := n.m[id]; ok {
+	if s, ok := n.ids[id]; ok {
 		return s
 	}
-	if n.m == nil || len(n.m) >= maxNodeNames {
-		n.m = make(map[string]string)
+	if n.ids == nil || len(n.ids) >= maxNodeNames {
+		n.ids = make(map[string]string)
 	}
-	n.m[id] = id
+	n.ids[id] = id
 	return id
+}
+
+// list returns the shared list equal to ids, made (of interned IDs) if
+// there is none yet. ids itself is not kept.
+func (n *nodeNames) list(ids []string) []string {
+	if len(ids) == 0 {
+		return nil
+	}
+	n.key = n.key[:0]
+	for _, id := range ids {
+		n.key = append(append(n.key, id...), 0)
+	}
+	if l, ok := n.lists[string(n.key)]; ok {
+		return l
+	}
+	if n.lists == nil || len(n.lists) >= maxNodeNames {
+		n.lists = make(map[string][]string)
+	}
+	l := make([]string, len(ids))
+	for i, id := range ids {
+		l[i] = n.intern(id)
+	}
+	n.lists[string(n.key)] = l
+	return l
 }

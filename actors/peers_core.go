@@ -114,7 +114,7 @@ func (q *Queue) addDeliveredAll(j *Job, ids []string) int {
 			grown = append(grown, id)
 		}
 	}
-	j.Delivered = grown
+	j.Delivered = q.names.list(grown)
 	if registered {
 		q.env.Mem.Add(j.cost())
 	}
@@ -437,10 +437,8 @@ func (q *Queue) fromWire(now int64, from string, p *protocol.Job) *Job {
 	j.State = StateActive
 	j.Flags = 0
 	j.Etime = now + max(p.TtlMs, 1)
-	for _, id := range []string{from, q.me()} {
-		if !containsNode(j.Delivered, id) {
-			j.Delivered = append(j.Delivered, id)
-		}
+	if !containsNode(j.Delivered, from) || !containsNode(j.Delivered, q.me()) {
+		q.addDeliveredAll(j, []string{from, q.me()}) // not registered: no accounting
 	}
 	return j
 }
