@@ -363,7 +363,7 @@ func (n *Node) prepareAdd(m *protocol.AddJob) (*opAdd, *protocol.Error) {
 	j.Queue = m.Queue
 	j.Ctime, j.Etime = n.nextCtime(now), now+ttl*1000
 	j.Delay, j.Retry, j.Repl = uint32(m.Delay), uint32(retry), uint16(repl)
-	j.Delivered = me.selfOnly
+	j.shareDelivered(me.selfOnly)
 	if m.Delay > 0 {
 		j.Qtime = now + m.Delay*1000
 	} else {

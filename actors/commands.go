@@ -149,8 +149,8 @@ func (q *Queue) Ack(now int64, ids []string) int64 {
 // confirmed are sent SETACK (every node, for a dummy ack), and the step is
 // tried again with a back-off of 1 s doubling to 180 s.
 func (q *Queue) gc(now int64, j *Job) {
-	dummy := len(j.Delivered) == 0
-	if !dummy && q.confirmedOf(j) == nil && len(j.Delivered) == 1 && j.Delivered[0] == q.me() {
+	dummy := len(j.Delivered()) == 0
+	if !dummy && q.confirmedOf(j) == nil && len(j.Delivered()) == 1 && j.Delivered()[0] == q.me() {
 		q.remove(j) // it never left this node: nothing to confirm
 		return
 	}
@@ -169,12 +169,12 @@ func (q *Queue) gc(now int64, j *Job) {
 		q.send(q.peers().Others(), &protocol.SetAck{Id: j.ID})
 	} else {
 		var ask []string
-		for _, n := range j.Delivered {
+		for _, n := range j.Delivered() {
 			if !containsNode(q.confirmedOf(j), n) {
 				ask = append(ask, n)
 			}
 		}
-		q.send(ask, &protocol.SetAck{Id: j.ID, MayHave: uint32(len(j.Delivered))})
+		q.send(ask, &protocol.SetAck{Id: j.ID, MayHave: uint32(len(j.Delivered()))})
 	}
 	if q.gcBackoff == nil {
 		q.gcBackoff = make(map[string]int64)
@@ -190,7 +190,7 @@ func (q *Queue) gc(now int64, j *Job) {
 func (q *Queue) FastAck(ids []string) int64 {
 	for _, id := range ids {
 		if j := q.lookup(id); j != nil {
-			q.send(j.Delivered, &protocol.DelJobMsg{Id: j.ID})
+			q.send(j.Delivered(), &protocol.DelJobMsg{Id: j.ID})
 		}
 	}
 	return q.Del(ids)
@@ -266,7 +266,7 @@ func (q *Queue) Working(now int64, id string) (int64, *protocol.Error) {
 		j.Qtime = q.retryAt(now, j)
 	}
 	q.reschedule(j)
-	q.send(j.Delivered, &protocol.WorkingMsg{Id: j.ID})
+	q.send(j.Delivered(), &protocol.WorkingMsg{Id: j.ID})
 	return int64(j.Retry), nil
 }
 
@@ -288,7 +288,7 @@ func (q *Queue) info(now int64, j *Job) *protocol.JobInfo {
 		Id: j.ID, Queue: j.Queue, HasQueue: j.Queue != dummyQueue, State: protocol.JobState(j.State),
 		Repl: uint32(j.Repl), Ttl: ttl, Ctime: j.Ctime, Delay: j.Delay, Retry: j.Retry,
 		Nacks: j.Nacks, AdditionalDeliveries: j.AddDel,
-		NodesDelivered: append([]string{}, j.Delivered...),
+		NodesDelivered: append([]string{}, j.Delivered()...),
 		NodesConfirmed: append([]string{}, q.confirmedOf(j)...),
 		Body:           j.bodyBytes(), HasBody: true,
 	}
@@ -472,7 +472,7 @@ func (q *Queue) process(now int64, j *Job) {
 		// Announce the requeue: a holder that has the job queued, or acked,
 		// will say so before this node queues it again (SPEC.md §11).
 		j.Flags &^= flagBcastWillQueue
-		q.send(j.Delivered, &protocol.WillQueue{Id: j.ID})
+		q.send(j.Delivered(), &protocol.WillQueue{Id: j.ID})
 		q.reschedule(j)
 		return
 	}

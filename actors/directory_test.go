@@ -125,16 +125,16 @@ func TestJobFromProtoSharesItsNodeIDs(t *testing.T) {
 	if a.Body != "twenty-four byte body!!!" || b.Body != "other" {
 		t.Fatalf("bodies %q %q: not copies", a.Body, b.Body)
 	}
-	for i := range a.Delivered {
-		if a.Delivered[i] != b.Delivered[i] || unsafe.StringData(a.Delivered[i]) != unsafe.StringData(b.Delivered[i]) {
+	for i := range a.Delivered() {
+		if a.Delivered()[i] != b.Delivered()[i] || unsafe.StringData(a.Delivered()[i]) != unsafe.StringData(b.Delivered()[i]) {
 			t.Fatalf("nodes_delivered[%d] of two jobs: %q at %p and %q at %p, want one copy",
-				i, a.Delivered[i], unsafe.StringData(a.Delivered[i]), b.Delivered[i], unsafe.StringData(b.Delivered[i]))
+				i, a.Delivered()[i], unsafe.StringData(a.Delivered()[i]), b.Delivered()[i], unsafe.StringData(b.Delivered()[i]))
 		}
 	}
-	if unsafe.SliceData(a.Delivered) != unsafe.SliceData(b.Delivered) || cap(a.Delivered) != len(a.Delivered) {
+	if unsafe.SliceData(a.Delivered()) != unsafe.SliceData(b.Delivered()) || cap(a.Delivered()) != len(a.Delivered()) {
 		t.Fatalf("two jobs naming the same nodes hold two lists, or one with room to append into")
 	}
-	p := &protocol.Job{Id: a.ID, Body: body, NodesDelivered: a.Delivered}
+	p := &protocol.Job{Id: a.ID, Body: body, NodesDelivered: a.Delivered()}
 	if allocs := testing.AllocsPerRun(10, func() { jobFromProto(p, &names) }); allocs != 1 {
 		t.Errorf("%v allocations per decoded job, want 1 (its block; the list is shared)", allocs)
 	}

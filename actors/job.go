@@ -61,16 +61,37 @@ type Job struct {
 	Flags         uint8
 	heapIdx       int32 // position in the awake index, -1 when not in it
 
-	// Delivered is Disque's nodes_delivered (SPEC.md §12): the node IDs
-	// that may hold a copy. It may share its backing array with other jobs
-	// (Node.selfOnly): never write to an element in place; append, which
-	// copies a full slice, is safe. nodes_confirmed is kept by the queue
+	// dl is Disque's nodes_delivered (SPEC.md §12), the node IDs that may
+	// hold a copy: see Delivered. nodes_confirmed is kept by the queue
 	// (Queue.confirmedOf), for the few jobs that have one.
-	Delivered []string
+	dl *[]string
 }
 
-// The field order keeps Job at 128 bytes, a Go size class: one more byte
-// and every resting job costs 144. TestJobRecordSize watches it.
+// Delivered is the job's nodes_delivered. The list is shared with other
+// jobs naming the same nodes (Node.selfOnly, nodeNames.list), which is why
+// a job holds a pointer to it and not a slice of its own: never write to
+// an element in place; append copies (shared lists have no spare room).
+func (j *Job) Delivered() []string {
+	if j.dl == nil {
+		return nil
+	}
+	return *j.dl
+}
+
+// setDelivered gives the job a list of its own; shareDelivered one that
+// other jobs may hold too.
+func (j *Job) setDelivered(l []string) {
+	if len(l) == 0 {
+		j.dl = nil
+		return
+	}
+	j.dl = &l
+}
+
+func (j *Job) shareDelivered(l *[]string) { j.dl = l }
+
+// The field order keeps Job at 112 bytes, a Go size class: one more byte
+// and every resting job costs 128. TestJobRecordSize watches it.
 
 // A job's body is never written once it is made: ADDJOB copies it (newJob),
 // a peer's or the log's message decodes into bytes of its own. So the
@@ -80,7 +101,7 @@ type Job struct {
 func ownString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // sharedUpTo is the longest body kept in its job's own block (see newJob).
-const sharedUpTo = 256 - protocol.JobIDLen
+const sharedUpTo = blockRoom - protocol.JobIDLen
 
 // newJob makes a job record with a new ID and a copy of body (the caller
 // keeps its bytes: an embedder may reuse its buffer, the gateway's
@@ -88,7 +109,7 @@ const sharedUpTo = 256 - protocol.JobIDLen
 // the record is the caller's to fill. Up to sharedUpTo bytes of body, the
 // record, its ID and its body are one block: one object per resting job
 // for the collector to mark, not three. The blocks are sized to Go's size
-// classes (128 for the record, then 16 to 32 bytes apart), so joining never
+// classes (112 for the record, then 16 to 32 bytes apart), so joining never
 // costs more than the separate blocks would; a longer body gets its own.
 func newJob(ids *protocol.IDGen, ttl, retry int64, body []byte) *Job {
 	if len(body) > sharedUpTo {
@@ -107,7 +128,7 @@ func newJob(ids *protocol.IDGen, ttl, retry int64, body []byte) *Job {
 // the log): one block for the record and copies of id and body, when they
 // fit, else the record alone keeping the strings given.
 func jobWith(id string, body []byte) *Job {
-	if len(id)+len(body) > 256 {
+	if len(id)+len(body) > blockRoom {
 		return &Job{ID: id, Body: ownString(body), heapIdx: -1}
 	}
 	j, b := allocJob(len(id) + len(body))
@@ -120,30 +141,36 @@ func jobWith(id string, body []byte) *Job {
 }
 
 // allocJob returns a new record followed by room for need bytes (at most
-// 256), and that room as an empty slice of it.
+// blockRoom), and that room as an empty slice of it. The sizes put the
+// block (record and room) exactly in one of Go's size classes.
 func allocJob(need int) (*Job, []byte) {
 	switch {
 	case need <= 48:
-		return placeJob[[48]byte]()
+		return placeJob[[48]byte]() // 160
 	case need <= 64:
-		return placeJob[[64]byte]()
+		return placeJob[[64]byte]() // 176
 	case need <= 80:
-		return placeJob[[80]byte]()
+		return placeJob[[80]byte]() // 192
 	case need <= 96:
-		return placeJob[[96]byte]()
+		return placeJob[[96]byte]() // 208
 	case need <= 112:
-		return placeJob[[112]byte]()
+		return placeJob[[112]byte]() // 224
 	case need <= 128:
-		return placeJob[[128]byte]()
-	case need <= 160:
-		return placeJob[[160]byte]()
-	case need <= 192:
-		return placeJob[[192]byte]()
-	case need <= 224:
-		return placeJob[[224]byte]()
+		return placeJob[[128]byte]() // 240
+	case need <= 144:
+		return placeJob[[144]byte]() // 256
+	case need <= 176:
+		return placeJob[[176]byte]() // 288
+	case need <= 208:
+		return placeJob[[208]byte]() // 320
+	case need <= 240:
+		return placeJob[[240]byte]() // 352
 	}
-	return placeJob[[256]byte]()
+	return placeJob[[blockRoom]byte]() // 384
 }
+
+// blockRoom is the most a job's block holds beyond the record.
+const blockRoom = 272
 
 // jobBlock is a job record followed by the bytes of its ID and body; the
 // record's strings point into buf, and keep the block alive.
@@ -167,7 +194,7 @@ const jobOverhead = 200
 
 // cost is the accounted size of a job (memory levels, SPEC.md §14).
 func (j *Job) cost() int64 {
-	return jobOverhead + int64(len(j.Body)) + int64(len(j.ID)) + 16*int64(len(j.Delivered))
+	return jobOverhead + int64(len(j.Body)) + int64(len(j.ID)) + 16*int64(len(j.Delivered()))
 }
 
 // ctimeMs is the creation time in milliseconds.
@@ -188,7 +215,7 @@ func (j *Job) ToProto() *protocol.Job {
 		Id: j.ID, Queue: j.Queue, Body: j.bodyBytes(), State: protocol.JobState(j.State),
 		Repl: uint32(j.Repl), Ctime: j.Ctime, EtimeMs: j.Etime, QtimeMs: j.Qtime,
 		Delay: j.Delay, Retry: j.Retry, Nacks: j.Nacks, AdditionalDeliveries: j.AddDel,
-		NodesDelivered: append([]string(nil), j.Delivered...), Flags: uint32(j.Flags),
+		NodesDelivered: append([]string(nil), j.Delivered()...), Flags: uint32(j.Flags),
 	}
 }
 
@@ -205,10 +232,10 @@ func jobFromProto(p *protocol.Job, names *nodeNames) *Job {
 	j.Delay, j.Retry, j.Nacks, j.AddDel = p.Delay, p.Retry, p.Nacks, p.AdditionalDeliveries
 	j.Flags = uint8(p.Flags)
 	if names == nil {
-		j.Delivered = slices.Clone(p.NodesDelivered)
+		j.setDelivered(slices.Clone(p.NodesDelivered))
 		return j
 	}
-	j.Delivered = names.list(p.NodesDelivered)
+	j.shareDelivered(names.list(p.NodesDelivered))
 	return j
 }
 
@@ -222,7 +249,7 @@ func jobFromProto(p *protocol.Job, names *nodeNames) *Job {
 // which costs only copies.
 type nodeNames struct {
 	ids   map[string]string
-	lists map[string][]string
+	lists map[string]*[]string
 	key   []byte // scratch for a list's key
 }
 
@@ -241,7 +268,7 @@ func (n *nodeNames) intern(id string) string {
 
 // list returns the shared list equal to ids, made (of interned IDs) if
 // there is none yet. ids itself is not kept.
-func (n *nodeNames) list(ids []string) []string {
+func (n *nodeNames) list(ids []string) *[]string {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -253,12 +280,12 @@ func (n *nodeNames) list(ids []string) []string {
 		return l
 	}
 	if n.lists == nil || len(n.lists) >= maxNodeNames {
-		n.lists = make(map[string][]string)
+		n.lists = make(map[string]*[]string)
 	}
 	l := make([]string, len(ids))
 	for i, id := range ids {
 		l[i] = n.intern(id)
 	}
-	n.lists[string(n.key)] = l
-	return l
+	n.lists[string(n.key)] = &l
+	return &l
 }

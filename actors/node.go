@@ -231,7 +231,7 @@ type identity struct {
 	ids *protocol.IDGen
 	// selfOnly is the nodes_delivered of a job created here, shared by all
 	// of them (a job alone on this node needs no list of its own).
-	selfOnly []string
+	selfOnly *[]string
 }
 
 func (n *Node) setIdentity(id string) {
@@ -239,7 +239,7 @@ func (n *Node) setIdentity(id string) {
 	for i := range seed {
 		seed[i] = byte(n.seed >> (8 * (i % 8)))
 	}
-	n.ident.Store(&identity{id: id, ids: protocol.NewIDGen(id, seed[:]), selfOnly: []string{id}[:1:1]})
+	n.ident.Store(&identity{id: id, ids: protocol.NewIDGen(id, seed[:]), selfOnly: &[]string{id}})
 }
 
 // ID is the node ID.

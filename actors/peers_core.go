@@ -96,7 +96,7 @@ func (q *Queue) addDelivered(j *Job, id string) bool {
 func (q *Queue) addDeliveredAll(j *Job, ids []string) int {
 	k := 0
 	for i, id := range ids {
-		if id != "" && !containsNode(j.Delivered, id) && !containsNode(ids[:i], id) {
+		if id != "" && !containsNode(j.Delivered(), id) && !containsNode(ids[:i], id) {
 			k++
 		}
 	}
@@ -107,14 +107,14 @@ func (q *Queue) addDeliveredAll(j *Job, ids []string) int {
 	if registered {
 		q.env.Mem.Add(-j.cost())
 	}
-	grown := make([]string, len(j.Delivered), len(j.Delivered)+k)
-	copy(grown, j.Delivered)
+	grown := make([]string, len(j.Delivered()), len(j.Delivered())+k)
+	copy(grown, j.Delivered())
 	for i, id := range ids {
-		if id != "" && !containsNode(j.Delivered, id) && !containsNode(ids[:i], id) {
+		if id != "" && !containsNode(j.Delivered(), id) && !containsNode(ids[:i], id) {
 			grown = append(grown, id)
 		}
 	}
-	j.Delivered = q.names.list(grown)
+	j.shareDelivered(q.names.list(grown))
 	if registered {
 		q.env.Mem.Add(j.cost())
 	}
@@ -171,13 +171,13 @@ func (q *Queue) AddReplicated(now int64, j *Job, o AddOptions) (done bool, err *
 	additional := int(j.Repl) - 1
 	if o.External {
 		additional = int(j.Repl)
-		j.Delivered = nil
+		j.setDelivered(nil)
 	}
 	if o.Async {
 		if o.External {
 			// Never registered here: copies elsewhere, one of them queues it.
 			targets := q.pickTargets(j, additional)
-			j.Delivered = targets
+			j.shareDelivered(q.names.list(targets))
 			q.send(targets, &protocol.ReplJob{Job: q.wireJob(now, j), Noreply: true})
 			if len(targets) > 0 {
 				pick := targets[q.env.Rand.IntN(len(targets))]
@@ -237,7 +237,7 @@ func (q *Queue) pickTargets(j *Job, n int) []string {
 		if len(out) == n {
 			break
 		}
-		if c != q.me() && !containsNode(j.Delivered, c) {
+		if c != q.me() && !containsNode(j.Delivered(), c) {
 			out = append(out, c)
 		}
 	}
@@ -262,11 +262,11 @@ func (q *Queue) wireJob(now int64, j *Job) *protocol.Job {
 func (q *Queue) replicate(now int64, j *Job, n int, noreply bool) {
 	added := q.pickTargets(j, n)
 	q.addDeliveredAll(j, added)
-	if len(j.Delivered) == 0 {
+	if len(j.Delivered()) == 0 {
 		return
 	}
 	var ask, tell []string
-	for _, id := range j.Delivered {
+	for _, id := range j.Delivered() {
 		switch {
 		case id == q.me():
 		case containsNode(q.confirmedOf(j), id):
@@ -350,7 +350,7 @@ func (q *Queue) Abandon(id string) bool {
 func (q *Queue) failAdd(j *Job, err *protocol.Error) {
 	delete(q.waits, j.ID)
 	q.emit(AddDone{ID: j.ID, Err: err})
-	q.send(j.Delivered, &protocol.DelJobMsg{Id: j.ID})
+	q.send(j.Delivered(), &protocol.DelJobMsg{Id: j.ID})
 	q.remove(j)
 }
 
@@ -437,7 +437,7 @@ func (q *Queue) fromWire(now int64, from string, p *protocol.Job) *Job {
 	j.State = StateActive
 	j.Flags = 0
 	j.Etime = now + max(p.TtlMs, 1)
-	if !containsNode(j.Delivered, from) || !containsNode(j.Delivered, q.me()) {
+	if !containsNode(j.Delivered(), from) || !containsNode(j.Delivered(), q.me()) {
 		q.addDeliveredAll(j, []string{from, q.me()}) // not registered: no accounting
 	}
 	return j
@@ -480,10 +480,10 @@ func (q *Queue) WillQueue(now int64, from, id string) {
 	case StateActive, StateQueued:
 		q.addDelivered(j, from)
 		if j.State == StateQueued {
-			q.send(j.Delivered, &protocol.Queued{Id: j.ID})
+			q.send(j.Delivered(), &protocol.Queued{Id: j.ID})
 		}
 	case StateAcked:
-		q.send([]string{from}, &protocol.SetAck{Id: j.ID, MayHave: uint32(len(j.Delivered))})
+		q.send([]string{from}, &protocol.SetAck{Id: j.ID, MayHave: uint32(len(j.Delivered()))})
 	}
 }
 
@@ -497,7 +497,7 @@ func (q *Queue) Queued(now int64, from string, m *protocol.Queued, working bool)
 		return
 	}
 	if j.State == StateAcked {
-		q.send([]string{from}, &protocol.SetAck{Id: j.ID, MayHave: uint32(len(j.Delivered))})
+		q.send([]string{from}, &protocol.SetAck{Id: j.ID, MayHave: uint32(len(j.Delivered()))})
 		return
 	}
 	if j.State == StateQueued && (working || compareNodes(from, q.me(), j.ID) > 0) {
@@ -557,7 +557,7 @@ func (q *Queue) SetAck(now int64, from, id string, mayHave uint32) {
 		}
 	}
 	q.markAcked(now, j)
-	if len(j.Delivered) <= int(mayHave) {
+	if len(j.Delivered()) <= int(mayHave) {
 		q.send([]string{from}, &protocol.GotAck{Id: j.ID, Known: true})
 		q.reschedule(j)
 		return
@@ -592,12 +592,12 @@ func (q *Queue) GotAck(now int64, from, id string, known bool) {
 	if j == nil || j.State != StateAcked {
 		return
 	}
-	dummy := len(j.Delivered) == 0
+	dummy := len(j.Delivered()) == 0
 	if dummy && known {
 		q.remove(j) // an owner took over
 		return
 	}
-	if known || containsNode(j.Delivered, from) {
+	if known || containsNode(j.Delivered(), from) {
 		q.addDelivered(j, from)
 		q.addConfirmed(j, from)
 	}
@@ -613,13 +613,13 @@ func (q *Queue) GotAck(now int64, from, id string, known bool) {
 		return
 	}
 	if q.allConfirmed(j) {
-		q.send(j.Delivered, &protocol.DelJobMsg{Id: j.ID})
+		q.send(j.Delivered(), &protocol.DelJobMsg{Id: j.ID})
 		q.remove(j)
 	}
 }
 
 func (q *Queue) allConfirmed(j *Job) bool {
-	for _, n := range j.Delivered {
+	for _, n := range j.Delivered() {
 		if !containsNode(q.confirmedOf(j), n) {
 			return false
 		}

@@ -172,7 +172,7 @@ func (s *sim) addJob(n *simNode, i int, repl int, o AddOptions) *Job {
 	j := newTestJob("q", s.now, js{i: i, ttl: 3600, retry: 10})
 	j.ID = fmt.Sprintf("D-%s-%024d-05a1", n.id[:8], i)
 	j.Repl = uint16(repl)
-	j.Delivered = []string{n.id}
+	j.setDelivered([]string{n.id})
 	done, err := n.q.AddReplicated(s.now, j, o)
 	if err != nil {
 		s.t.Fatalf("AddReplicated: %s", err.Text)
@@ -223,8 +223,8 @@ func TestReplicatedAddAnswersWhenEveryCopyIsConfirmed(t *testing.T) {
 	}
 	for _, n := range s.nodes {
 		jj, _ := n.f.env.Dir.Get(j.ID)
-		if len(jj.Delivered) != 3 {
-			t.Errorf("node %s knows holders %v, want all three", n.id[38:], jj.Delivered)
+		if len(jj.Delivered()) != 3 {
+			t.Errorf("node %s knows holders %v, want all three", n.id[38:], jj.Delivered())
 		}
 	}
 	if a.q.Len() != 1 || s.nodes[1].q.Len() != 0 {
@@ -471,7 +471,7 @@ func TestAnEmptyQueueImportsJobsFromAnotherNode(t *testing.T) {
 	var jobs []*Job
 	for i := 1; i <= 6; i++ {
 		j := newTestJob("q", s.now, js{i: i, ttl: 3600, retry: 10})
-		j.Delivered = []string{a.id}
+		j.setDelivered([]string{a.id})
 		if err := a.q.Add(s.now, j, 0); err != nil {
 			t.Fatal(err.Text)
 		}
@@ -577,19 +577,19 @@ func TestAddDeliveredAllGrowsOnceAndAccounts(t *testing.T) {
 	f := newFixture(t)
 	q := f.queue("q")
 	j := f.add(q, t0, js{i: 1, ttl: 60, retry: 10})
-	shared := j.Delivered // may be shared with other jobs: never written
+	shared := j.Delivered() // may be shared with other jobs: never written
 	if n := q.addDeliveredAll(j, []string{"", "n2", myNode, "n3", "n2"}); n != 2 {
 		t.Fatalf("addDeliveredAll counted %d new nodes, want 2", n)
 	}
-	if got := fmt.Sprint(j.Delivered); got != fmt.Sprint([]string{myNode, "n2", "n3"}) || cap(j.Delivered) != 3 {
-		t.Fatalf("nodes_delivered %s (cap %d), want [me n2 n3] at its exact size", got, cap(j.Delivered))
+	if got := fmt.Sprint(j.Delivered()); got != fmt.Sprint([]string{myNode, "n2", "n3"}) || cap(j.Delivered()) != 3 {
+		t.Fatalf("nodes_delivered %s (cap %d), want [me n2 n3] at its exact size", got, cap(j.Delivered()))
 	}
 	if len(shared) != 1 || shared[0] != myNode {
 		t.Fatalf("the list the job had was written to: %v", shared)
 	}
 	f.checkMem(qs(q), j)
-	if q.addDelivered(j, "n3") || !q.addDelivered(j, "n4") || len(j.Delivered) != 4 {
-		t.Fatalf("addDelivered of a known and a new node: %v", j.Delivered)
+	if q.addDelivered(j, "n3") || !q.addDelivered(j, "n4") || len(j.Delivered()) != 4 {
+		t.Fatalf("addDelivered of a known and a new node: %v", j.Delivered())
 	}
 	f.checkMem(qs(q), j)
 }

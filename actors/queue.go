@@ -311,7 +311,7 @@ func (q *Queue) enqueue(now int64, j *Job, nack bool) bool {
 			j.AddDel++
 		}
 		if q.clustered() {
-			q.send(j.Delivered, &protocol.Queued{Id: j.ID, IncrNacks: nack, IncrDeliveries: !nack})
+			q.send(j.Delivered(), &protocol.Queued{Id: j.ID, IncrNacks: nack, IncrDeliveries: !nack})
 		}
 	} else {
 		j.Flags |= flagBcastQueued

@@ -39,6 +39,10 @@ func newBenchQueue() *benchQueue {
 
 var benchBody = []byte("012345678901234567890123") // 24 bytes
 
+// benchSelf is the shared nodes_delivered of the benchmark's jobs, as
+// Node.selfOnly is of a node's.
+var benchSelf = []string{testNodeID}
+
 // add is what Node.addJob builds and the queue actor runs for one ADDJOB.
 func (b *benchQueue) add() {
 	b.seq++
@@ -46,8 +50,9 @@ func (b *benchQueue) add() {
 	j := &Job{
 		ID: b.ids.Next(ttl, retry), Queue: "q", Body: string(benchBody),
 		Ctime: benchNow*1_000_000 + b.seq, Etime: benchNow + ttl*1000, Qtime: benchNow + retry*1000,
-		Retry: retry, Repl: 1, Delivered: []string{testNodeID}, heapIdx: -1,
+		Retry: retry, Repl: 1, heapIdx: -1,
 	}
+	j.shareDelivered(&benchSelf)
 	if err := b.q.Add(benchNow, j, 0); err != nil {
 		panic(err.Text)
 	}

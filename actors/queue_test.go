@@ -71,9 +71,9 @@ func newTestJob(queue string, now int64, s js) *Job {
 	j := &Job{
 		ID: testID(s.i), Queue: queue, Body: fmt.Sprintf("body-%d", s.i),
 		Ctime: now*1_000_000 + int64(s.i), Etime: now + s.ttl*1000,
-		Delay: uint32(s.delay), Retry: uint32(s.retry), Repl: 1,
-		Delivered: []string{myNode}, heapIdx: -1,
+		Delay: uint32(s.delay), Retry: uint32(s.retry), Repl: 1, heapIdx: -1,
 	}
+	j.setDelivered([]string{myNode})
 	if s.delay > 0 {
 		j.Qtime = now + s.delay*1000
 	} else {
@@ -110,7 +110,7 @@ func TestRegisteredJobsShareTheQueueName(t *testing.T) {
 func (f *fixture) addShared(q *Queue, now int64, s js) *Job {
 	f.t.Helper()
 	j := newTestJob(q.Name, now, s)
-	j.Delivered = []string{myNode, otherNode}
+	j.setDelivered([]string{myNode, otherNode})
 	if err := q.Add(now, j, 0); err != nil {
 		f.t.Fatalf("Add(%s) = %q", j.ID, err.Text)
 	}

@@ -178,7 +178,7 @@ func TestDebugProcessCommandsEmbedded(t *testing.T) {
 	}
 	r.expectCmd("-ERR value is not an integer or out of range\r\n", "DEBUG", "RESTART", "-1")
 	r.expectCmd("-ERR Unknown DEBUG subcommand or wrong number of arguments for 'SEGFAULT'\r\n", "DEBUG", "SEGFAULT", "now")
-	if v := r.xcmd("DEBUG", "STRUCTSIZE"); v.kind != '$' || !strings.HasPrefix(v.str, "bits:64 job:128 ") {
+	if v := r.xcmd("DEBUG", "STRUCTSIZE"); v.kind != '$' || !strings.HasPrefix(v.str, "bits:64 job:112 ") {
 		t.Fatalf("DEBUG STRUCTSIZE = %+v", v)
 	}
 	r.expectCmd("+PONG\r\n", "PING") // still alive

@@ -31,7 +31,7 @@ func TestDebugRestartAndCrash(t *testing.T) {
 	if err := c.Do(ctx, "DEBUG", "RESTART", "abc").Err(); err == nil || err.Error() != "ERR value is not an integer or out of range" {
 		t.Fatalf("DEBUG RESTART abc: %v", err)
 	}
-	if v := c.Do(ctx, "DEBUG", "STRUCTSIZE").Val(); !strings.Contains(v.(string), "job:128") {
+	if v := c.Do(ctx, "DEBUG", "STRUCTSIZE").Val(); !strings.Contains(v.(string), "job:112") {
 		t.Fatalf("DEBUG STRUCTSIZE = %q", v)
 	}
 	for _, sub := range []string{"RESTART", "CRASH-AND-RECOVER"} {
