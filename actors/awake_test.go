@@ -188,7 +188,7 @@ func TestAwakeIndexOrderAndMoves(t *testing.T) {
 	}
 }
 
-// TestJobRecordSize keeps the resting job record in the 128-byte size
+// TestJobRecordSize keeps the resting job record in the 112-byte size
 // class (see the comment on Job): the heap per queued job depends on it.
 func TestJobRecordSize(t *testing.T) {
 	if got := unsafe.Sizeof(Job{}); got > 112 {
