@@ -12,6 +12,7 @@ import (
 	"time"
 
 	disque "github.com/godisque/godisque"
+	"github.com/godisque/godisque/cluster"
 	"github.com/godisque/godisque/config"
 )
 
@@ -37,6 +38,11 @@ type MemOptions struct {
 	BodySizes []int
 	Pipeline  int
 	Progress  io.Writer
+	// Replicate > 1 starts that many nodes in this process, as a cluster
+	// (over an in-process network that serializes every message as the
+	// real bus does), and adds every job with REPLICATE Replicate: the
+	// heap per job is then that of all its copies. Only in-process.
+	Replicate int
 }
 
 // MemResult is the cost of Jobs resting jobs of one body size.
@@ -69,38 +75,45 @@ func Mem(ctx context.Context, o MemOptions) ([]MemResult, error) {
 	if o.Pipeline <= 0 {
 		o.Pipeline = 256
 	}
-	addr, target, inProcess := o.Addr, o.Addr, o.Addr == ""
+	addrs, target, inProcess := []string{o.Addr}, o.Addr, o.Addr == ""
+	if !inProcess && o.Replicate > 1 {
+		return nil, fmt.Errorf("bench: mem with REPLICATE starts its own nodes: give no address")
+	}
 	if inProcess {
-		dir, err := os.MkdirTemp("", "disque-bench-mem-")
+		nodes := max(o.Replicate, 1)
+		started, stop, err := startMemNodes(ctx, nodes)
 		if err != nil {
 			return nil, err
 		}
-		defer os.RemoveAll(dir)
-		cfg := config.Default()
-		cfg.Dir = dir
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
+		defer stop()
+		addrs, target = started, "godisque (in-process)"
+		if nodes > 1 {
+			target = fmt.Sprintf("godisque (in-process, %d nodes, REPLICATE %d, all copies)", nodes, nodes)
 		}
-		node, err := disque.Start(ctx, disque.Config{Server: cfg, Listener: ln})
-		if err != nil {
-			return nil, err
-		}
-		defer func() { _ = node.Stop() }()
-		addr, target = node.Addr(), "godisque (in-process)"
 	}
-	c, err := Dial(addr, 5*time.Second)
-	if err != nil {
-		return nil, err
+	conns := make([]*Conn, len(addrs))
+	for i, a := range addrs {
+		c, err := Dial(a, 5*time.Second)
+		if err != nil {
+			return nil, err
+		}
+		defer c.Close()
+		conns[i] = c
 	}
-	defer c.Close()
+	c := conns[0]
 	sample := func() (memSample, error) {
-		info, err := c.Info("memory")
-		if err != nil {
-			return memSample{}, err
+		var s memSample
+		for i, c := range conns {
+			info, err := c.Info("memory")
+			if err != nil {
+				return memSample{}, err
+			}
+			num := func(k string) int64 { v, _ := strconv.ParseInt(info[k], 10, 64); return v }
+			s.used += num("used_memory")
+			if i == 0 {
+				s.heap, s.rss = num("go_heap_alloc"), num("used_memory_rss")
+			}
 		}
-		num := func(k string) int64 { v, _ := strconv.ParseInt(info[k], 10, 64); return v }
-		s := memSample{heap: num("go_heap_alloc"), rss: num("used_memory_rss"), used: num("used_memory")}
 		if inProcess {
 			debug.FreeOSMemory() // a GC, and the freed pages back to the OS
 			var ms runtime.MemStats
@@ -125,7 +138,7 @@ func Mem(ctx context.Context, o MemOptions) ([]MemResult, error) {
 		if o.Progress != nil {
 			fmt.Fprintf(o.Progress, "\r\033[Kmem: adding %d jobs of %d bytes", o.Jobs, size)
 		}
-		if err := memFill(c, queue, size, o.Jobs, o.Pipeline); err != nil {
+		if err := memFill(c, queue, size, o.Jobs, o.Pipeline, o.Replicate); err != nil {
 			return out, err
 		}
 		full, err := sample()
@@ -137,6 +150,12 @@ func Mem(ctx context.Context, o MemOptions) ([]MemResult, error) {
 		}
 		if err := memDrain(c, queue); err != nil {
 			return out, err
+		}
+		if len(conns) > 1 {
+			// The acks reach the other copies a moment later.
+			if err := waitNoJobs(ctx, conns); err != nil {
+				return out, err
+			}
 		}
 		after, err := sample()
 		if err != nil {
@@ -159,9 +178,137 @@ func Mem(ctx context.Context, o MemOptions) ([]MemResult, error) {
 	return out, nil
 }
 
-// memFill adds n jobs to queue, pipelined.
-func memFill(c *Conn, queue string, size, n, depth int) error {
-	cmd := AppendCommand(nil, "ADDJOB", queue, string(Body(size)), "5000")
+// startMemNodes starts n nodes in this process; more than one join as a
+// cluster (CLUSTER MEET over an in-process network) before it returns.
+func startMemNodes(ctx context.Context, n int) (addrs []string, stop func(), err error) {
+	var nodes []*disque.Node
+	var dirs []string
+	stop = func() {
+		for _, nd := range nodes {
+			_ = nd.Stop()
+		}
+		for _, d := range dirs {
+			os.RemoveAll(d)
+		}
+	}
+	defer func() {
+		if err != nil {
+			stop()
+		}
+	}()
+	var network *cluster.MemNetwork
+	if n > 1 {
+		network = cluster.NewMemNetwork()
+	}
+	for i := 0; i < n; i++ {
+		dir, err := os.MkdirTemp("", "disque-bench-mem-")
+		if err != nil {
+			return nil, nil, err
+		}
+		dirs = append(dirs, dir)
+		ln, err := listenClientPort()
+		if err != nil {
+			return nil, nil, err
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		cfg := config.Default()
+		cfg.Dir, cfg.Port, cfg.Bind = dir, port, []string{"127.0.0.1"}
+		dc := disque.Config{Server: cfg, Listener: ln}
+		if network != nil {
+			dc.Network = network
+			dc.BusAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port+config.BusPortOffset))
+		}
+		node, err := disque.Start(ctx, dc)
+		if err != nil {
+			ln.Close()
+			return nil, nil, err
+		}
+		nodes = append(nodes, node)
+		addrs = append(addrs, node.Addr())
+	}
+	for i := 1; i < n; i++ {
+		_, port, _ := net.SplitHostPort(addrs[i])
+		if err := clusterMeet(addrs[i-1], port); err != nil {
+			return nil, nil, err
+		}
+	}
+	if n > 1 {
+		if err := waitMesh(ctx, addrs); err != nil {
+			return nil, nil, err
+		}
+	}
+	return addrs, stop, nil
+}
+
+// listenClientPort opens a loopback port with room for its bus port
+// (+10000) below 65536, as CLUSTER MEET requires.
+func listenClientPort() (net.Listener, error) {
+	for try := 0; try < 100; try++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		if ln.Addr().(*net.TCPAddr).Port <= config.MaxPortWithDerivedBus {
+			return ln, nil
+		}
+		ln.Close()
+	}
+	return nil, fmt.Errorf("bench: no loopback port below %d", config.MaxPortWithDerivedBus)
+}
+
+func clusterMeet(addr, port string) error {
+	c, err := Dial(addr, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	var r Reply
+	c.Append(AppendCommand(nil, "CLUSTER", "MEET", "127.0.0.1", port))
+	if err := c.Flush(); err != nil {
+		return err
+	}
+	if err := c.Read(&r); err != nil {
+		return err
+	}
+	if err := r.Err(); err != nil {
+		return fmt.Errorf("bench: CLUSTER MEET: %w", err)
+	}
+	return nil
+}
+
+// waitNoJobs waits until no node holds a job (INFO registered_jobs 0).
+func waitNoJobs(ctx context.Context, conns []*Conn) error {
+	deadline := time.Now().Add(meshWait)
+	for _, c := range conns {
+		for {
+			info, err := c.Info("jobs")
+			if err != nil {
+				return err
+			}
+			if info["registered_jobs"] == "0" {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("bench: a node still holds %s jobs after the acks", info["registered_jobs"])
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+// memFill adds n jobs to queue, pipelined, with REPLICATE replicate when
+// it is above 1.
+func memFill(c *Conn, queue string, size, n, depth, replicate int) error {
+	args := []string{"ADDJOB", queue, string(Body(size)), "5000"}
+	if replicate > 1 {
+		args = append(args, "REPLICATE", strconv.Itoa(replicate))
+	}
+	cmd := AppendCommand(nil, args...)
 	var r Reply
 	for done := 0; done < n; {
 		k := min(depth, n-done)

@@ -11,7 +11,8 @@
 #   BENCH_CONNS     connections (50)
 #   BENCH_DURATION  measured time per scenario (5s); BENCH_COUNT=N measures N ops instead
 #   BENCH_WARMUP    unmeasured time before each scenario (1s)
-#   BENCH_MEM_JOBS  jobs per body size for the memory figures (200000; 0 skips)
+#   BENCH_MEM_JOBS  jobs per body size for the memory figures, of a lone node and
+#                   of three in-process nodes with REPLICATE 3 (200000; 0 skips)
 #   BENCH_CLUSTER   host:port,... of a cluster for the replicated/federated
 #                   scenarios; empty: three godisque nodes started here, on
 #                   BENCH_PORT+3..+5 (bus ports +10000), joined by seeds;

@@ -231,7 +231,13 @@ func RunSuite(ctx context.Context, so SuiteOptions) (*SuiteReport, error) {
 		if err != nil {
 			return rep, fmt.Errorf("mem: %w", err)
 		}
-		rep.Memory = mem
+		// And what the three copies of a replicated job cost, on three
+		// nodes in this process.
+		repl, err := Mem(ctx, MemOptions{Jobs: so.MemJobs, BodySizes: []int{24}, Replicate: 3})
+		if err != nil {
+			return rep, fmt.Errorf("mem, REPLICATE 3: %w", err)
+		}
+		rep.Memory = append(mem, repl...)
 	}
 	return rep, nil
 }

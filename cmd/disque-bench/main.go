@@ -281,7 +281,7 @@ func cmdSuite(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&so.Ceiling, "ceiling", "", "redcon LPUSH ceiling address (empty: skip; 'inproc': serve one in this process)")
 	cluster := fs.String("cluster", "", "cluster addresses for the replicated and federated scenarios (empty: skip)")
 	pipelines := fs.String("pipelines", "1,16", "pipeline depths to run")
-	fs.IntVar(&so.MemJobs, "mem-jobs", 0, "also measure bytes per job with this many jobs per body size (in-process node)")
+	fs.IntVar(&so.MemJobs, "mem-jobs", 0, "also measure bytes per job with this many jobs per body size (an in-process node, and three with REPLICATE 3)")
 	fs.IntVar(&so.Rounds, "rounds", 1, "run each comparison this many times, interleaved, and judge the median")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -346,16 +346,21 @@ func cmdSuite(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func cmdMem(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("mem", stderr, "Fills a node with -n jobs per body size and reports bytes per job:\n"+
 		"Go heap after GC, RSS and the accounted used_memory; then acknowledges them all\n"+
-		"and checks the heap returns to its baseline. Without -a it starts a node in this process.")
+		"and checks the heap returns to its baseline. Without -a it starts a node in this process;\n"+
+		"with --replicate N, N nodes as a cluster, and reports what all the copies of a job cost.")
 	addr := fs.String("a", "", "node address (empty: an in-process godisque node, whose heap is read after GC)")
 	jobs := fs.Int("n", 200_000, "jobs per body size")
+	replicate := fs.Int("replicate", 1, "in-process only: start this many nodes as a cluster and add with REPLICATE n")
 	bodies := fs.String("bodies", "24,1024", "body sizes in bytes")
 	jsonOut := fs.Bool("json", false, "print JSON")
 	quiet := fs.Bool("quiet", false, "no live progress line")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	o := bench.MemOptions{Addr: *addr, Jobs: *jobs}
+	if *replicate < 1 {
+		return fmt.Errorf("--replicate must be at least 1")
+	}
+	o := bench.MemOptions{Addr: *addr, Jobs: *jobs, Replicate: *replicate}
 	for _, b := range bench.ParseAddrs(*bodies) {
 		n, err := strconv.Atoi(b)
 		if err != nil || n < 0 {

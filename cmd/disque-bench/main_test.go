@@ -99,7 +99,8 @@ func TestSuiteAndMem(t *testing.T) {
 		t.Fatalf("exit %d: %s\n%s", code, errOut, out)
 	}
 	for _, want := range []string{"ADDJOB vs LPUSH", "GETJOB NOHANG vs RPOP", "lifecycle vs reliable queue",
-		"redcon", "server CPU per job", "B/job", "replicated and federated skipped", "no redis-server"} {
+		"redcon", "server CPU per job", "B/job", "3 nodes, REPLICATE 3, all copies", "replicated and federated skipped",
+		"no redis-server"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("suite output lacks %q:\n%s", want, out)
 		}
@@ -117,6 +118,11 @@ func TestSuiteAndMem(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &doc); err != nil || len(doc.Memory) != 1 ||
 		doc.Memory[0]["heap_after_gc"] != true || doc.Memory[0]["body_size"].(float64) != 24 {
 		t.Fatalf("mem JSON: %v %s", err, out)
+	}
+	for _, bad := range [][]string{{"--replicate", "0"}, {"--replicate", "3", "-a", "127.0.0.1:1"}} {
+		if _, errOut, code := runCLI(t, append([]string{"mem", "-n", "10"}, bad...)...); code == 0 || errOut == "" {
+			t.Errorf("mem %v: exit %d, %q", bad, code, errOut)
+		}
 	}
 }
 
