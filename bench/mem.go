@@ -262,12 +262,8 @@ func clusterMeet(addr, port string) error {
 		return err
 	}
 	defer c.Close()
-	var r Reply
-	c.Append(AppendCommand(nil, "CLUSTER", "MEET", "127.0.0.1", port))
-	if err := c.Flush(); err != nil {
-		return err
-	}
-	if err := c.Read(&r); err != nil {
+	r, err := c.Do("CLUSTER", "MEET", "127.0.0.1", port)
+	if err != nil {
 		return err
 	}
 	if err := r.Err(); err != nil {
