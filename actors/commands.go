@@ -150,7 +150,7 @@ func (q *Queue) Ack(now int64, ids []string) int64 {
 // tried again with a back-off of 1 s doubling to 180 s.
 func (q *Queue) gc(now int64, j *Job) {
 	dummy := len(j.Delivered()) == 0
-	if !dummy && q.confirmedOf(j) == nil && len(j.Delivered()) == 1 && j.Delivered()[0] == q.me() {
+	if q.confirmedOf(j) == nil && len(j.Delivered()) == 1 && j.Delivered()[0] == q.me() {
 		q.remove(j) // it never left this node: nothing to confirm
 		return
 	}

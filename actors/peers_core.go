@@ -94,9 +94,14 @@ func (q *Queue) addDelivered(j *Job, id string) bool {
 // addDeliveredAll is addDelivered for several nodes: the list grows once,
 // to its exact new length. It returns how many were new.
 func (q *Queue) addDeliveredAll(j *Job, ids []string) int {
+	old := j.Delivered()
+	isNew := func(i int) bool {
+		id := ids[i]
+		return id != "" && !containsNode(old, id) && !containsNode(ids[:i], id)
+	}
 	k := 0
-	for i, id := range ids {
-		if id != "" && !containsNode(j.Delivered(), id) && !containsNode(ids[:i], id) {
+	for i := range ids {
+		if isNew(i) {
 			k++
 		}
 	}
@@ -107,10 +112,9 @@ func (q *Queue) addDeliveredAll(j *Job, ids []string) int {
 	if registered {
 		q.env.Mem.Add(-j.cost())
 	}
-	grown := make([]string, len(j.Delivered()), len(j.Delivered())+k)
-	copy(grown, j.Delivered())
+	grown := append(make([]string, 0, len(old)+k), old...)
 	for i, id := range ids {
-		if id != "" && !containsNode(j.Delivered(), id) && !containsNode(ids[:i], id) {
+		if isNew(i) {
 			grown = append(grown, id)
 		}
 	}
@@ -437,9 +441,7 @@ func (q *Queue) fromWire(now int64, from string, p *protocol.Job) *Job {
 	j.State = StateActive
 	j.Flags = 0
 	j.Etime = now + max(p.TtlMs, 1)
-	if !containsNode(j.Delivered(), from) || !containsNode(j.Delivered(), q.me()) {
-		q.addDeliveredAll(j, []string{from, q.me()}) // not registered: no accounting
-	}
+	q.addDeliveredAll(j, []string{from, q.me()}) // not registered yet: no accounting
 	return j
 }
 
