@@ -68,13 +68,13 @@ func reuse[M any](pool *[]M) *M {
 func (b *batchBufs) reset() {
 	clear(b.reqs)
 	clear(b.args)
-	b.reqs, b.cmds, b.args = b.reqs[:0], b.cmds[:0], b.args[:0]
-	for i := range b.adds {
-		b.adds[i] = protocol.AddJob{}
-	}
+	clear(b.adds)
 	for i := range b.gets {
-		b.gets[i] = protocol.GetJob{Queues: b.gets[i].Queues[:0]}
+		q := b.gets[i].Queues
+		clear(q)
+		b.gets[i] = protocol.GetJob{Queues: q[:0]}
 	}
+	b.reqs, b.cmds, b.args = b.reqs[:0], b.cmds[:0], b.args[:0]
 	b.adds, b.gets = b.adds[:0], b.gets[:0]
 }
 
