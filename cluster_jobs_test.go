@@ -383,17 +383,15 @@ func registeredJobs(t *testing.T, cl *clustertest.Cluster, i int) int {
 	if err != nil {
 		t.Fatalf("INFO jobs: %v", err)
 	}
-	for _, line := range strings.Split(info, "\r\n") {
-		if v, ok := strings.CutPrefix(line, "registered_jobs:"); ok {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				t.Fatalf("registered_jobs %q", v)
-			}
-			return n
-		}
+	v, ok := infoFields(info)["registered_jobs"]
+	if !ok {
+		t.Fatalf("INFO jobs has no registered_jobs: %q", info)
 	}
-	t.Fatalf("INFO jobs has no registered_jobs: %q", info)
-	return 0
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		t.Fatalf("registered_jobs %q", v)
+	}
+	return n
 }
 
 func TestClusterADDJOBOfAClientThatLeavesIsCleanedUp(t *testing.T) {

@@ -161,8 +161,13 @@ func (p *pnode) getJobs(queue string, count int) []string {
 func (p *pnode) info(section string) map[string]string {
 	p.t.Helper()
 	s, _ := p.must("INFO", section).(string)
+	return infoFields(s)
+}
+
+// infoFields is the field:value lines of an INFO reply as a map.
+func infoFields(info string) map[string]string {
 	m := map[string]string{}
-	for _, line := range strings.Split(s, "\r\n") {
+	for _, line := range strings.Split(info, "\r\n") {
 		if k, v, ok := strings.Cut(line, ":"); ok {
 			m[k] = v
 		}
