@@ -28,28 +28,29 @@ type Server struct {
 
 // list is a FIFO of bodies: LPUSH appends at the tail, RPOP takes the head
 // (the oldest), as a Redis list used with LPUSH and RPOP behaves. Bodies
-// are stored back to back in one byte slice, each after its length as a
-// uvarint, so that millions of them are one object to the garbage
-// collector, not millions: the ceiling measures redcon, not Go's GC.
+// are stored back to back in chunks of a megabyte, each after its length
+// as a uvarint, so that millions of them are a few objects to the garbage
+// collector, not millions, and a push never copies what is already stored
+// (one growing slice made LPUSH stall for hundreds of milliseconds whenever
+// it doubled): the ceiling measures redcon, not Go's GC or memmove.
 type list struct {
-	data []byte
-	head int // offset of the oldest body's length
-	n    int
+	chunks [][]byte // only the last one is written to
+	head   int      // offset in chunks[0] of the oldest body's length
+	n      int
 }
 
-// compactAt is how much popped data a list keeps before moving its
-// remaining bodies to the front.
-const compactAt = 1 << 20
+// chunkSize is the size of a chunk; a larger body gets a chunk of its own.
+const chunkSize = 1 << 20
 
 func (l *list) push(b []byte) int {
-	// Each compaction copies at most three bytes per byte popped since
-	// the last one: amortised O(1).
-	if l.head >= compactAt && l.head >= len(l.data)/4 {
-		k := copy(l.data, l.data[l.head:])
-		l.data, l.head = l.data[:k], 0
+	need := binary.MaxVarintLen64 + len(b)
+	last := len(l.chunks) - 1
+	if last < 0 || cap(l.chunks[last])-len(l.chunks[last]) < need {
+		l.chunks = append(l.chunks, make([]byte, 0, max(chunkSize, need)))
+		last++
 	}
-	l.data = binary.AppendUvarint(l.data, uint64(len(b)))
-	l.data = append(l.data, b...)
+	c := binary.AppendUvarint(l.chunks[last], uint64(len(b)))
+	l.chunks[last] = append(c, b...)
 	l.n++
 	return l.n
 }
@@ -59,11 +60,20 @@ func (l *list) pop() ([]byte, bool) {
 	if l.n == 0 {
 		return nil, false
 	}
-	size, k := binary.Uvarint(l.data[l.head:])
+	c := l.chunks[0]
+	size, k := binary.Uvarint(c[l.head:])
 	start := l.head + k
 	l.head = start + int(size)
 	l.n--
-	return l.data[start:l.head], true
+	switch {
+	case l.n == 0: // all read: the one chunk left is written from its start
+		l.chunks, l.head = l.chunks[:1], 0
+		l.chunks[0] = c[:0]
+	case l.head == len(c): // a full chunk read to its end is dropped
+		l.chunks[0] = nil
+		l.chunks, l.head = l.chunks[1:], 0
+	}
+	return c[start : start+int(size)], true
 }
 
 func (l *list) len() int { return l.n }

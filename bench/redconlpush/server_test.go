@@ -70,13 +70,15 @@ func readFull(rd *bufio.Reader, b []byte) (int, error) {
 	return n, nil
 }
 
-func TestListCompacts(t *testing.T) {
+func TestListKeepsOrderAcrossChunks(t *testing.T) {
 	var l list
 	body := make([]byte, 200)
-	const n = 40_000 // 8 MB pushed, half of it popped: compaction must run
+	const n = 40_000 // 8 MB pushed, half of it popped as it goes
 	for i := 0; i < n; i++ {
 		body[0], body[199] = byte(i), byte(i>>8)
-		l.push(body)
+		if got := l.push(body); got != i+1-i/2 {
+			t.Fatalf("push %d: length %d", i, got)
+		}
 		if i%2 == 1 {
 			b, ok := l.pop()
 			if want := i / 2; !ok || len(b) != 200 || b[0] != byte(want) || b[199] != byte(want>>8) {
@@ -84,13 +86,33 @@ func TestListCompacts(t *testing.T) {
 			}
 		}
 	}
-	if live := n / 2 * 201; l.len() != n/2 || len(l.data) > live*3/2+compactAt {
-		t.Fatalf("len %d, data %d bytes", l.len(), len(l.data))
+	// 4 MB live: the chunks read to their end were dropped.
+	if live := n / 2 * 201; l.len() != n/2 || len(l.chunks) > live/chunkSize+2 {
+		t.Fatalf("len %d, %d chunks", l.len(), len(l.chunks))
 	}
-	for l.len() > 0 {
-		l.pop()
+	for i := n / 2; l.len() > 0; i++ {
+		if b, _ := l.pop(); b[0] != byte(i) || b[199] != byte(i>>8) {
+			t.Fatalf("drain: body %d is %d", i, int(b[0])|int(b[199])<<8)
+		}
 	}
 	if _, ok := l.pop(); ok {
 		t.Fatal("pop from an empty list")
+	}
+	if len(l.chunks) != 1 || len(l.chunks[0]) != 0 {
+		t.Fatalf("empty list keeps %d chunks", len(l.chunks))
+	}
+}
+
+func TestListBodyLargerThanAChunk(t *testing.T) {
+	var l list
+	big := make([]byte, chunkSize+10)
+	big[chunkSize+9] = 7
+	l.push([]byte("a"))
+	l.push(big)
+	l.push([]byte("b"))
+	for _, want := range []int{1, chunkSize + 10, 1} {
+		if b, ok := l.pop(); !ok || len(b) != want {
+			t.Fatalf("pop: %d bytes, want %d", len(b), want)
+		}
 	}
 }
