@@ -432,12 +432,12 @@ func (n *Node) getJob(ctx context.Context, m *protocol.GetJob) proto.Message {
 	if count <= 0 {
 		count = 1
 	}
-	items, err := n.sweep(m.Queues, count)
+	jobs, err := n.sweep(m.Queues, count)
 	if err != nil {
 		return err // the delivery could not be logged (MISCONF)
 	}
-	if len(items) > 0 {
-		return &protocol.Jobs{Jobs: items}
+	if jobs != nil && len(jobs.Jobs) > 0 {
+		return jobs
 	}
 	if m.Nohang {
 		return &protocol.Jobs{}
@@ -469,16 +469,16 @@ func dedupe(names []string) []string {
 // every queue how many it could give (creating missing queues, as Disque
 // does), plan the rounds, then take each queue's share in parallel and
 // interleave the answers in the planned order.
-func (n *Node) sweep(queues []string, count int) ([]*protocol.JobItem, *protocol.Error) {
+func (n *Node) sweep(queues []string, count int) (*protocol.Jobs, *protocol.Error) {
 	take := func(name string, k int) chan any {
 		done, _ := n.send(name, true, &opTake{n: k})
 		return done
 	}
 	var failed *protocol.Error
-	result := func(v any) *takeResult {
+	result := func(v any) *Taken {
 		switch r := v.(type) {
-		case *takeResult:
-			return r
+		case *opTake:
+			return &r.Taken
 		case *protocol.Error:
 			failed = r
 		}
@@ -490,7 +490,7 @@ func (n *Node) sweep(queues []string, count int) ([]*protocol.JobItem, *protocol
 		if r == nil {
 			return nil, failed
 		}
-		return r.items, nil
+		return &r.Jobs, nil
 	}
 	left := make(map[string]int, len(uniq))
 	pending := make([]chan any, len(uniq))
@@ -499,7 +499,7 @@ func (n *Node) sweep(queues []string, count int) ([]*protocol.JobItem, *protocol
 	}
 	for i, done := range pending {
 		if r := result(n.recv(done)); r != nil {
-			left[uniq[i]] = r.available
+			left[uniq[i]] = r.Available
 		}
 	}
 	var plan []string // the queue of each job, in reply order
@@ -527,7 +527,7 @@ func (n *Node) sweep(queues []string, count int) ([]*protocol.JobItem, *protocol
 	for i, done := range pending {
 		if done != nil {
 			if r := result(n.recv(done)); r != nil {
-				got[uniq[i]] = r.items
+				got[uniq[i]] = r.Jobs.Jobs
 			}
 		}
 	}
@@ -542,7 +542,7 @@ func (n *Node) sweep(queues []string, count int) ([]*protocol.JobItem, *protocol
 			got[q] = list[1:]
 		}
 	}
-	return items, nil
+	return &protocol.Jobs{Jobs: items}, nil
 }
 
 // block waits on every queue for one job (SPEC.md §5.2).
@@ -714,8 +714,8 @@ func (n *Node) AskBatch(ctx context.Context, reqs []proto.Message) []proto.Messa
 			if j < len(replies) {
 				r = replies[j]
 			}
-			if t, ok := r.(*takeResult); ok {
-				out[i] = &protocol.Jobs{Jobs: t.items}
+			if t, ok := r.(*opTake); ok {
+				out[i] = &t.Jobs
 			} else {
 				out[i] = asMessage(r)
 			}

@@ -58,23 +58,45 @@ func (q *Queue) admit(maxlen int64) *protocol.Error {
 // first, none when paused in output. n 0 only creates the queue object and
 // reports how many jobs could be taken.
 func (q *Queue) Take(now int64, n int) (items []*protocol.JobItem, available int) {
+	var t Taken
+	q.TakeInto(now, n, &t)
+	return t.Jobs.Jobs, t.Available
+}
+
+// Taken is what a take gives: the items, in a GETJOB reply, and how many
+// jobs stay queued. The first item and the list of one are stored in it,
+// so that a GETJOB of one job needs no allocation beyond the Taken.
+type Taken struct {
+	Jobs      protocol.Jobs
+	Available int
+	first     [1]protocol.JobItem
+	one       [1]*protocol.JobItem
+}
+
+// TakeInto is Take writing into t.
+func (q *Queue) TakeInto(now int64, n int, t *Taken) {
 	q.touch(now)
+	t.Jobs.Jobs, t.Available = nil, 0
 	if q.pause&PauseOut != 0 || q.queued.Len() == 0 {
 		// Nothing to give: maybe other nodes have some (SPEC.md §13).
 		q.needJobs(now, needClientsWaiting, q.leaving())
-		return nil, 0
+		return
 	}
-	for len(items) < n {
-		j := q.pop(now)
-		if j == nil {
-			break
+	if k := min(n, q.queued.Len()); k > 0 {
+		block, items := t.first[:], t.one[:]
+		if k > 1 {
+			block, items = make([]protocol.JobItem, k), make([]*protocol.JobItem, k)
 		}
-		items = append(items, item(j))
+		for i := range block {
+			fill(&block[i], q.pop(now))
+			items[i] = &block[i]
+		}
+		t.Jobs.Jobs = items
+		if q.queued.Len() == 0 {
+			q.needJobs(now, needReachedZero, q.leaving())
+		}
 	}
-	if len(items) > 0 && q.queued.Len() == 0 {
-		q.needJobs(now, needReachedZero, q.leaving())
-	}
-	return items, q.queued.Len()
+	t.Available = q.queued.Len()
 }
 
 // Block registers a blocked GETJOB. If a job is already there (it arrived

@@ -361,7 +361,13 @@ func (q *Queue) pop(now int64) *Job {
 }
 
 func item(j *Job) *protocol.JobItem {
-	return &protocol.JobItem{Queue: j.Queue, Id: j.ID, Body: j.bodyBytes(), Nacks: j.Nacks, AdditionalDeliveries: j.AddDel}
+	it := new(protocol.JobItem)
+	fill(it, j)
+	return it
+}
+
+func fill(it *protocol.JobItem, j *Job) {
+	*it = protocol.JobItem{Queue: j.Queue, Id: j.ID, Body: j.bodyBytes(), Nacks: j.Nacks, AdditionalDeliveries: j.AddDel}
 }
 
 // serveWaiters gives queued jobs to blocked clients, one each, in blocking

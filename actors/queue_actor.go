@@ -73,8 +73,13 @@ type (
 	opDummyAck struct{ ids []string }
 	// deferred is the reply of an ADDJOB that waits for its replication:
 	// the answer comes with an AddDone effect.
-	deferred   struct{ id string }
-	opTake     struct{ n int }
+	deferred struct{ id string }
+	// opTake asks for up to n jobs; the queue answers with the op itself,
+	// its Taken filled in: one allocation for a GETJOB of one job.
+	opTake struct {
+		n int
+		Taken
+	}
 	opBlock    struct{ w *Waiter }
 	opUnblock  struct{ w *Waiter }
 	opKick     struct{ err *protocol.Error }
@@ -90,11 +95,6 @@ type (
 	opBatch    struct{ ops []any }
 	opSnapshot struct{}
 	opShowMany struct{ ids []string }
-
-	takeResult struct {
-		items     []*protocol.JobItem
-		available int
-	}
 )
 
 type queueActor struct {
@@ -213,8 +213,8 @@ func (a *queueActor) handle(ctx actor.Context, msg any) (reply any) {
 		}
 		return &protocol.Count{}
 	case *opTake:
-		items, n := q.Take(now, m.n)
-		return &takeResult{items: items, available: n}
+		q.TakeInto(now, m.n, &m.Taken)
+		return m
 	case *opBlock:
 		q.Block(now, m.w)
 		return nil
