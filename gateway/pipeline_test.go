@@ -103,3 +103,35 @@ func TestPipelineLongRunFIFO(t *testing.T) {
 		t.Fatalf("total_commands_processed = %d, want >= %d", got, 2*n)
 	}
 }
+
+// A pipeline of ADDJOBs round-robin over many queues, then GETJOBs
+// round-robin over them: each reply answers its own command, and each
+// queue gives its jobs back in the order they were added.
+func TestPipelineManyQueuesKeepEachOrder(t *testing.T) {
+	tn := startNode(t)
+	r := tn.raw(t)
+	const queues, per = 40, 12
+	var b strings.Builder
+	for i := 0; i < queues*per; i++ {
+		b.WriteString(xmbulk("ADDJOB", fmt.Sprint("fan", i%queues), fmt.Sprint(i), "0"))
+	}
+	for i := 0; i < queues*per; i++ {
+		b.WriteString(xmbulk("GETJOB", "NOHANG", "FROM", fmt.Sprint("fan", i%queues)))
+	}
+	r.send(b.String())
+	ids := make([]string, queues*per)
+	for i := range ids {
+		v := r.xread()
+		if v.kind != '+' || len(v.str) != 40 {
+			t.Fatalf("ADDJOB %d = %+v", i, v)
+		}
+		ids[i] = v.str
+	}
+	for i := range ids {
+		v := r.xread()
+		if v.kind != '*' || len(v.arr) != 1 || v.arr[0].arr[0].str != fmt.Sprint("fan", i%queues) ||
+			v.arr[0].arr[1].str != ids[i] || v.arr[0].arr[2].str != fmt.Sprint(i) {
+			t.Fatalf("GETJOB %d = %+v, want job %d of fan%d", i, v, i, i%queues)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -44,13 +45,18 @@ func benchNode(b *testing.B) *bench.Conn {
 
 // roundTrips sends cmd b.N times, depth at a time, checking each reply.
 func roundTrips(b *testing.B, c *bench.Conn, cmd []byte, depth int, check func(*bench.Reply) bool) {
+	roundTripsOf(b, c, [][]byte{cmd}, depth, check)
+}
+
+// roundTripsOf is roundTrips cycling through cmds.
+func roundTripsOf(b *testing.B, c *bench.Conn, cmds [][]byte, depth int, check func(*bench.Reply) bool) {
 	var r bench.Reply
 	b.ReportAllocs()
 	b.ResetTimer()
 	for done := 0; done < b.N; {
 		k := min(depth, b.N-done)
 		for i := 0; i < k; i++ {
-			c.Append(cmd)
+			c.Append(cmds[(done+i)%len(cmds)])
 		}
 		if err := c.Flush(); err != nil {
 			b.Fatal(err)
@@ -72,6 +78,18 @@ func BenchmarkRoundTripADDJOB(b *testing.B) {
 	isID := func(r *bench.Reply) bool { return r.Kind == bench.KindStatus && strings.HasPrefix(string(r.Str), "D-") }
 	b.Run("P1", func(b *testing.B) { roundTrips(b, benchNode(b), cmd, 1, isID) })
 	b.Run("P16", func(b *testing.B) { roundTrips(b, benchNode(b), cmd, 16, isID) })
+}
+
+// A pipeline of ADDJOBs to as many queues as commands: a producer fanning
+// out to per-consumer queues.
+func BenchmarkRoundTripADDJOBFanOut(b *testing.B) {
+	const queues = 256
+	cmds := make([][]byte, queues)
+	for i := range cmds {
+		cmds[i] = bench.AppendCommand(nil, "ADDJOB", "q"+strconv.Itoa(i), "012345678901234567890123", "0")
+	}
+	isID := func(r *bench.Reply) bool { return r.Kind == bench.KindStatus && strings.HasPrefix(string(r.Str), "D-") }
+	roundTripsOf(b, benchNode(b), cmds, queues, isID)
 }
 
 func BenchmarkRoundTripGETJOB(b *testing.B) {
