@@ -122,3 +122,30 @@ func TestSuiteMedianAndSpread(t *testing.T) {
 		t.Fatalf("table without the spread:\n%s", out.String())
 	}
 }
+
+// The table and the JSON give the ceiling's p99 beside Redis'.
+func TestSuiteReportsTheCeilingsP99(t *testing.T) {
+	run := func(ops int64, p99 time.Duration) *Result {
+		r := &Result{Ops: ops, Elapsed: time.Second, Latency: NewHistogram()}
+		for i := 0; i < 100; i++ {
+			r.Latency.RecordDuration(p99)
+		}
+		return r
+	}
+	cmp := &Comparison{Name: "ADDJOB vs LPUSH", Pipeline: 1}
+	cmp.settle([]*Result{run(50, 4*time.Millisecond)}, []*Result{run(100, 2*time.Millisecond)},
+		[]*Result{run(90, 3*time.Millisecond)})
+	rep := &SuiteReport{Comparisons: []*Comparison{cmp}}
+	var out strings.Builder
+	if err := WriteSuite(&out, rep); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(out.String(), "\n")
+	if !strings.Contains(lines[0], "p99 redcon") || !strings.Contains(lines[1], FormatLatency(3_000_000)) {
+		t.Fatalf("no ceiling p99 column:\n%s", out.String())
+	}
+	j := rep.JSON()[0]
+	if j.CeilingP99 < 2900 || j.CeilingP99 > 3100 || j.RedisP99 < 1900 || j.RedisP99 > 2100 {
+		t.Fatalf("JSON p99s: ceiling %v us, redis %v us", j.CeilingP99, j.RedisP99)
+	}
+}
