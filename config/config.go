@@ -302,6 +302,13 @@ type Config struct {
 	// (cluster-etcd-prefix, a godisque extension): nodes sharing it find
 	// each other. Never empty.
 	ClusterEtcdPrefix string
+
+	// Pprof is the host:port where the node serves Go's profiler,
+	// net/http/pprof, for the time the process runs (pprof, a godisque
+	// extension; the environment variable GODISQUE_PPROF overrides it).
+	// Empty = not served. The profiler shows the process' internals to
+	// whoever reaches the port: keep it on a loopback address.
+	Pprof string
 }
 
 // Default returns the configuration of a node started without a config
@@ -446,6 +453,11 @@ func (c *Config) Validate() error {
 	if c.ClusterEtcdPrefix == "" {
 		bad("cluster-etcd-prefix must not be empty")
 	}
+	if c.Pprof != "" {
+		if err := checkPprof(c.Pprof); err != nil {
+			bad("pprof: %v", err)
+		}
+	}
 	nonNegative := []struct {
 		name string
 		v    int64
@@ -547,6 +559,19 @@ func checkSeed(s string) error {
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 		return fmt.Errorf("seed %q has an invalid port", s)
+	}
+	return nil
+}
+
+// checkPprof checks the pprof address: host:port, or :port for every
+// interface, with a port in 1..65535.
+func checkPprof(s string) error {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("pprof address %q must be host:port", s)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("pprof address %q has an invalid port", s)
 	}
 	return nil
 }

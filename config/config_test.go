@@ -49,6 +49,7 @@ func TestDefault(t *testing.T) {
 		{"activerehashing", c.ActiveRehashing, true},
 		{"cluster-etcd-endpoints", len(c.ClusterEtcdEndpoints), 0},
 		{"cluster-etcd-prefix", c.ClusterEtcdPrefix, "/godisque/nodes/"},
+		{"pprof", c.Pprof, ""},
 		{"aof path", c.AOFPath(), "disque.aof"},
 		{"nodes.conf path", c.ClusterConfigPath(), "nodes.conf"},
 	}
@@ -101,6 +102,8 @@ func TestValidate(t *testing.T) {
 		{"etcd endpoints", func(c *Config) { c.ClusterEtcdEndpoints = []string{"http://h:2379", "h:2379", "nowhere"} },
 			[]string{`cluster-etcd-endpoints: etcd endpoint "nowhere"`}},
 		{"etcd prefix", func(c *Config) { c.ClusterEtcdPrefix = "" }, []string{"cluster-etcd-prefix must not be empty"}},
+		{"pprof", func(c *Config) { c.Pprof = "localhost" }, []string{`pprof: pprof address "localhost" must be host:port`}},
+		{"pprof on every interface", func(c *Config) { c.Pprof = ":6060" }, nil},
 		{"bind", func(c *Config) { c.Bind = []string{""} }, []string{"bind: empty address"}},
 		{"buffer limit", func(c *Config) { c.ClientOutputBufferLimit.SoftSeconds = -1 }, []string{"soft seconds"}},
 	}

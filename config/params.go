@@ -204,6 +204,12 @@ var params = []param{
 		}
 		return nil
 	}),
+	stringParam("pprof", func(c *Config) *string { return &c.Pprof }, true, func(v string) error {
+		if v == "" {
+			return nil // not served
+		}
+		return checkPprof(v)
+	}),
 	renameCommandParam(),
 }
 

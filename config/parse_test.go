@@ -137,7 +137,7 @@ func TestEveryDirectiveKnown(t *testing.T) {
 		cluster-config-file cluster-node-timeout slowlog-log-slower-than
 		latency-monitor-threshold slowlog-max-len client-output-buffer-limit
 		watchdog-period cluster-bus-port cluster-seeds
-		cluster-etcd-endpoints cluster-etcd-prefix`)
+		cluster-etcd-endpoints cluster-etcd-prefix pprof`)
 	for _, name := range spec {
 		if name == "include" {
 			continue // handled by the parser itself
@@ -216,6 +216,9 @@ func TestParseErrors(t *testing.T) {
 		{"cluster-etcd-endpoints unix://", 1, `etcd endpoint "unix://" has no socket path`},
 		{`cluster-etcd-prefix ""`, 1, "cluster-etcd-prefix can't be empty"},
 		{"cluster-etcd-prefix a b", 1, "Bad directive or wrong number of arguments"},
+		{"pprof 6060", 1, `pprof address "6060" must be host:port`},
+		{"pprof 127.0.0.1:0", 1, `pprof address "127.0.0.1:0" has an invalid port`},
+		{"pprof 127.0.0.1:x", 1, `pprof address "127.0.0.1:x" has an invalid port`},
 		{"bind " + strings.Repeat("a ", 17), 1, "Bad directive or wrong number of arguments"},
 		{`requirepass "unterminated`, 1, "Unbalanced quotes in configuration line"},
 		{`requirepass "a"b`, 1, "Unbalanced quotes in configuration line"},

@@ -61,6 +61,7 @@ func TestRewriteRoundTrip(t *testing.T) {
 	c.Bind = []string{"127.0.0.1", "::1"}
 	c.ClusterSeeds = []string{"10.0.0.1:17711"}
 	c.ClusterBusPort = 9000
+	c.Pprof = "127.0.0.1:6060"
 	c.UnixSocket = "/tmp/with space.sock"
 	c.UnixSocketPerm = 0700
 	c.LogFile = "disque.log"

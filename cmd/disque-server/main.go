@@ -6,10 +6,15 @@
 // input) and then every `--name value` as one more config line. It stops
 // cleanly on SIGTERM or SIGINT, or on a client's SHUTDOWN.
 //
-// GODISQUE_PPROF=127.0.0.1:6060 serves Go's profiler (net/http/pprof) on
-// that address, for finding where the time goes:
+// --pprof 127.0.0.1:6060 (or the pprof directive, or the environment
+// variable GODISQUE_PPROF=127.0.0.1:6060, which wins over both) serves Go's
+// profiler (net/http/pprof) on that address, for finding where the time
+// goes:
 //
 //	go tool pprof http://127.0.0.1:6060/debug/pprof/profile?seconds=10
+//
+// A pprof address that cannot be listened on is logged as an error; the
+// node runs on without it.
 //
 // GODISQUE_CHAOS_BROKEN=ack-before-replication starts a deliberately broken
 // node, for testing only: it answers ADDJOB before replicating the job (it
@@ -22,8 +27,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
-	_ "net/http/pprof" // served only when GODISQUE_PPROF is set
+	_ "net/http/pprof" // served only when asked for (pprof, GODISQUE_PPROF)
 	"os"
 	"os/signal"
 	"sync/atomic"
@@ -124,14 +130,7 @@ func run(args []string) int {
 		log.Error("cannot start", zap.Error(err))
 		return 1
 	}
-	if addr := os.Getenv("GODISQUE_PPROF"); addr != "" {
-		go func() {
-			log.Info("serving pprof", zap.String("addr", addr))
-			if err := http.ListenAndServe(addr, nil); err != nil {
-				log.Warn("pprof", zap.Error(err))
-			}
-		}()
-	}
+	servePprof(log, cfg.Pprof, os.Getenv("GODISQUE_PPROF"))
 	log.Info("ready to accept connections", zap.String("addr", node.Addr()), zap.String("node_id", node.ID()))
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
@@ -172,4 +171,29 @@ func newLogger(cfg *config.Config) (*zap.Logger, error) {
 		zc.OutputPaths = []string{"stdout"}
 	}
 	return zc.Build()
+}
+
+// servePprof serves net/http/pprof on the environment's address, else the
+// configured one, if any. It listens before returning, so that a bad or
+// taken address is reported at start-up; the profiler is a diagnostic, and
+// its failure does not stop the node.
+func servePprof(log *zap.Logger, configured, env string) {
+	addr := configured
+	if env != "" {
+		addr = env
+	}
+	if addr == "" {
+		return
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.Error("cannot serve pprof; the node runs without it", zap.String("addr", addr), zap.Error(err))
+		return
+	}
+	log.Info("serving pprof", zap.String("addr", ln.Addr().String()))
+	go func() {
+		if err := http.Serve(ln, nil); err != nil {
+			log.Warn("pprof stopped", zap.Error(err))
+		}
+	}()
 }
