@@ -166,6 +166,32 @@ func TestClusterAckOnAnyNodeRemovesEveryCopy(t *testing.T) {
 		t.Fatalf("ACKJOB of an unknown job counted %d", n)
 	}
 	cl.WaitFor("every copy gone after a dummy ack", func() bool { return strings.Join(states(t, cl, id), "") == "" })
+
+	// ACKJOBs in one pipeline (the gateway batches them) on the node
+	// without a copy of the last job: the two it holds are acked, the last
+	// is a dummy ack; each is answered in order and every copy goes.
+	a := addJob(t, cl.Client(0), "q", "a", 5000, "REPLICATE", 3)
+	b := addJob(t, cl.Client(0), "q", "b", 5000, "REPLICATE", 3)
+	c := addJob(t, cl.Client(0), "q", "c", 5000, "REPLICATE", 2)
+	outsider = -1
+	for i, s := range states(t, cl, c) {
+		if s == "" {
+			outsider = i
+		}
+	}
+	p := cl.Client(outsider).Pipeline()
+	acks := []*redis.Cmd{p.Do(ctx, "ACKJOB", a), p.Do(ctx, "ACKJOB", b), p.Do(ctx, "ACKJOB", c)}
+	if _, err := p.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []int64{1, 1, 0} {
+		if n, err := acks[i].Int64(); err != nil || n != want {
+			t.Fatalf("pipelined ACKJOB %d = %d, %v; want %d", i+1, n, err, want)
+		}
+	}
+	cl.WaitFor("every copy gone after pipelined acks", func() bool {
+		return strings.Join(append(append(states(t, cl, a), states(t, cl, b)...), states(t, cl, c)...), "") == ""
+	})
 }
 
 func TestClusterReplicaRequeuesAJobWhoseNodeDied(t *testing.T) {

@@ -638,8 +638,9 @@ func (n *Node) GiveBack(j *protocol.JobItem) {
 // AskBatch answers a run of pipelined requests with one message per queue
 // actor instead of one per request (DESIGN.md, "The gateway"): a pipeline of
 // 16 ADDJOBs to one queue costs one mailbox hop, one wake-up and, with the
-// append-only file on, one group commit. Only ADDJOB and GETJOB NOHANG on a
-// single queue are batched; the replies come back in request order, and
+// append-only file on, one group commit. Only ADDJOB, GETJOB NOHANG on a
+// single queue and ACKJOB of one known job (sent to the job's queue) are
+// batched; the replies come back in request order, and
 // requests to the same queue run in the order given (requests to different
 // queues are independent and run in parallel). Anything else is answered by
 // Ask, one at a time, before the batch is sent.
@@ -664,6 +665,7 @@ func (n *Node) AskBatch(ctx context.Context, reqs []proto.Message) []proto.Messa
 		done  chan any
 	}
 	var solo []soloReq
+	var acked []string // the IDs of batched ACKJOBs, for dummyAcks after
 	add := func(queue string, i int, op any) {
 		g := groups[queue]
 		if g == nil {
@@ -704,6 +706,15 @@ func (n *Node) AskBatch(ctx context.Context, reqs []proto.Message) []proto.Messa
 				continue
 			}
 			out[i] = n.Ask(ctx, r)
+		case *protocol.AckJob:
+			if len(m.Ids) == 1 {
+				if j, ok := n.dir.Get(m.Ids[0]); ok {
+					add(j.Queue, i, m)
+					acked = append(acked, m.Ids[0])
+					continue
+				}
+			}
+			out[i] = n.Ask(ctx, r)
 		default:
 			out[i] = n.Ask(ctx, r)
 		}
@@ -728,6 +739,9 @@ func (n *Node) AskBatch(ctx context.Context, reqs []proto.Message) []proto.Messa
 				out[i] = asMessage(r)
 			}
 		}
+	}
+	if len(acked) > 0 {
+		n.dummyAcks(acked) // as Ask does after each ACKJOB
 	}
 	return out
 }

@@ -18,7 +18,7 @@ func (s *Server) jobCommands() []*command {
 	return []*command{
 		{name: "addjob", arity: -4, flags: []string{"write", "denyoom", "fast"}, fn: s.cmdADDJOB, batch: batchADDJOB},
 		{name: "getjob", arity: -2, flags: []string{"write", "fast"}, fn: s.cmdGETJOB, batch: batchGETJOB},
-		{name: "ackjob", arity: -1, flags: []string{"write", "fast"}, fn: idList(s, parseACKJOB)},
+		{name: "ackjob", arity: -1, flags: []string{"write", "fast"}, fn: idList(s, parseACKJOB), batch: batchACKJOB},
 		{name: "fastack", arity: -1, flags: []string{"write", "fast"}, fn: idList(s, parseFASTACK)},
 		{name: "nack", arity: -1, flags: []string{"write", "denyoom", "fast"}, fn: idList(s, parseNACK)},
 		{name: "enqueue", arity: -1, flags: []string{"write", "denyoom", "fast"}, fn: idList(s, parseENQUEUE)},

@@ -38,6 +38,17 @@ func batchGETJOB(b *batchBufs, args [][]byte) (proto.Message, bool) {
 	return m, err == nil && m.Nohang && len(m.Queues) == 1
 }
 
+// batchACKJOB batches an ACKJOB of one well-formed ID; several IDs, or a
+// bad one, run alone.
+func batchACKJOB(b *batchBufs, args [][]byte) (proto.Message, bool) {
+	if len(args) != 2 || !validJobID(args[1]) {
+		return nil, false
+	}
+	m := reuse(&b.acks)
+	m.Ids = append(m.Ids[:0], string(args[1]))
+	return m, true
+}
+
 // batchBufs is a connection's reusable room for its batches: the requests
 // and the messages they point to. A batch is done with all of them before
 // runBatch returns (the node copies what it keeps), so the next batch
@@ -48,6 +59,7 @@ type batchBufs struct {
 	args [][][]byte
 	adds []protocol.AddJob
 	gets []protocol.GetJob
+	acks []protocol.AckJob
 }
 
 // reuse returns the next unused message of *pool, growing it when full
@@ -74,8 +86,13 @@ func (b *batchBufs) reset() {
 		clear(q)
 		b.gets[i] = protocol.GetJob{Queues: q[:0]}
 	}
+	for i := range b.acks {
+		ids := b.acks[i].Ids
+		clear(ids)
+		b.acks[i] = protocol.AckJob{Ids: ids[:0]}
+	}
 	b.reqs, b.cmds, b.args = b.reqs[:0], b.cmds[:0], b.args[:0]
-	b.adds, b.gets = b.adds[:0], b.gets[:0]
+	b.adds, b.gets, b.acks = b.adds[:0], b.gets[:0], b.acks[:0]
 }
 
 // runBatch runs cmd and the batchable commands behind it; false when there

@@ -135,3 +135,52 @@ func TestPipelineManyQueuesKeepEachOrder(t *testing.T) {
 		}
 	}
 }
+
+// A pipeline of ACKJOBs (the consumer side of a lifecycle) mixing known
+// jobs, unknown and malformed IDs, a job acked twice and an ACKJOB of
+// several IDs answers each in order, and acks what it says it acked.
+func TestPipelineAcksAnswerEachInOrder(t *testing.T) {
+	tn := startNode(t)
+	r := tn.raw(t)
+	var ids []string
+	for i := 0; i < 6; i++ {
+		v := r.xcmd("ADDJOB", fmt.Sprint("acks", i%2), fmt.Sprint(i), "0")
+		if v.kind != '+' {
+			t.Fatalf("ADDJOB = %+v", v)
+		}
+		ids = append(ids, v.str)
+	}
+	unknown := "D-dcb833cf-8YL1NT17e9+wsA/09NqxscQI-05a1"
+	var b strings.Builder
+	for _, cmd := range [][]string{
+		{"ACKJOB", ids[0]},
+		{"ACKJOB", ids[1]},
+		{"ACKJOB", ids[0]}, // acked and gone already
+		{"ACKJOB", unknown},
+		{"ACKJOB", "not-an-id"},
+		{"ACKJOB", ids[2], ids[3]},
+		{"ACKJOB", ids[4]},
+		{"QLEN", "acks0"},
+	} {
+		b.WriteString(xmbulk(cmd...))
+	}
+	r.send(b.String())
+	for i, want := range []int64{1, 1, 0, 0, -1, 2, 1, 0} {
+		v := r.xread()
+		if want < 0 {
+			if v.kind != '-' || v.str != "BADID Invalid Job ID format." {
+				t.Fatalf("reply %d = %+v, want the bad ID error", i, v)
+			}
+			continue
+		}
+		if v.kind != ':' || v.num != want {
+			t.Fatalf("reply %d = %+v, want :%d", i, v, want)
+		}
+	}
+	if v := r.xcmd("QLEN", "acks1"); v.num != 1 {
+		t.Fatalf("QLEN acks1 = %d, want 1 (only job 5 left)", v.num)
+	}
+	if v := r.xcmd("SHOW", ids[5]); v.kind != '*' || v.null {
+		t.Fatalf("SHOW of the job not acked = %+v", v)
+	}
+}
