@@ -14,14 +14,23 @@ import (
 // A pipeline is a burst of commands read in one go. Run one by one, each
 // ADDJOB would pay its own trip to its queue actor and back: a mailbox
 // hop, two goroutine wake-ups, and with the append-only file on its own
-// commit. When a batchable command (ADDJOB, GETJOB NOHANG on one queue) has
-// more commands behind it, the run of batchable commands that follows it is
-// taken from redcon's pipeline and handed to the node in one AskBatch: one
-// message per queue actor. Replies are written in order; the commands after
+// commit. When a batchable command (ADDJOB, GETJOB on one queue, ACKJOB of
+// one ID) has more commands behind it, the run of batchable commands that
+// follows it is taken from redcon's pipeline and handed to the node in one
+// AskBatch: one message per queue actor. Replies are written in order; the commands after
 // the run are dispatched as usual (and may batch again). Admission (auth,
 // MISCONF, OOM) is decided once for the run: the same connection state holds
 // for all of it. A command whose arguments are wrong does not join: it ends
 // the run and gets its error in order.
+//
+// A consumer's pipeline of blocking GETJOBs on one queue batches too, as a
+// run of GETJOBs on that queue only: each is first tried without blocking,
+// as cmdGETJOB does alone. The replies go out up to the first one that
+// found no job; it and the GETJOBs behind it then run one by one (that one
+// blocks, watching the socket), and whatever a later try took in the
+// meantime goes back to the head of the queue. A blocking GETJOB never
+// shares a run with other commands, so none of them can run before it
+// would have returned.
 
 // maxBatch bounds one batch, so a huge pipeline still interleaves with other
 // clients' commands at its queue actors.
@@ -35,7 +44,23 @@ func batchADDJOB(b *batchBufs, args [][]byte) (proto.Message, bool) {
 func batchGETJOB(b *batchBufs, args [][]byte) (proto.Message, bool) {
 	m := reuse(&b.gets)
 	err := parseGETJOBInto(m, args)
-	return m, err == nil && m.Nohang && len(m.Queues) == 1
+	return m, err == nil && len(m.Queues) == 1
+}
+
+// blockingGet tells a blocking GETJOB of a batch, and its queue.
+func blockingGet(m proto.Message) (queue string, ok bool) {
+	if g, isGet := m.(*protocol.GetJob); isGet && !g.Nohang {
+		return g.Queues[0], true
+	}
+	return "", false
+}
+
+// getQueue is the queue of a batched GETJOB.
+func getQueue(m proto.Message) (queue string, ok bool) {
+	if g, isGet := m.(*protocol.GetJob); isGet {
+		return g.Queues[0], true
+	}
+	return "", false
 }
 
 // batchACKJOB batches an ACKJOB of one well-formed ID; several IDs, or a
@@ -60,6 +85,9 @@ type batchBufs struct {
 	adds []protocol.AddJob
 	gets []protocol.GetJob
 	acks []protocol.AckJob
+	// probes are the indexes of the blocking GETJOBs of the batch, tried
+	// without blocking.
+	probes []int
 }
 
 // reuse returns the next unused message of *pool, growing it when full
@@ -93,6 +121,7 @@ func (b *batchBufs) reset() {
 	}
 	b.reqs, b.cmds, b.args = b.reqs[:0], b.cmds[:0], b.args[:0]
 	b.adds, b.gets, b.acks = b.adds[:0], b.gets[:0], b.acks[:0]
+	b.probes = b.probes[:0]
 }
 
 // runBatch runs cmd and the batchable commands behind it; false when there
@@ -109,6 +138,9 @@ func (s *Server) runBatch(c *client, cmd *command, first redcon.Command) bool {
 	cmds := append(b.cmds, cmd)
 	args := append(b.args, first.Args)
 	inBytes := 0
+	// A run with a blocking GETJOB holds GETJOBs on one queue only.
+	q0, allGets := getQueue(m)
+	_, blocking := blockingGet(m)
 	for _, nx := range next {
 		if len(reqs) == maxBatch || len(nx.Args) == 0 {
 			break
@@ -122,6 +154,14 @@ func (s *Server) runBatch(c *client, cmd *command, first redcon.Command) bool {
 		if !ok {
 			break
 		}
+		q, isGet := getQueue(nm)
+		sameGets := allGets && isGet && q == q0
+		if _, nb := blockingGet(nm); (blocking || nb) && !sameGets {
+			break
+		} else if nb {
+			blocking = true
+		}
+		allGets = sameGets
 		reqs = append(reqs, nm)
 		cmds = append(cmds, ncmd)
 		args = append(args, nx.Args)
@@ -145,27 +185,56 @@ func (s *Server) runBatch(c *client, cmd *command, first redcon.Command) bool {
 	if clustered {
 		c.waitBegin(addJobGrace)
 	}
+	for i, r := range reqs {
+		if g, ok := r.(*protocol.GetJob); ok && !g.Nohang {
+			b.probes = append(b.probes, i)
+			g.Nohang = true // tried without blocking first
+		}
+	}
 	replies := s.node.AskBatch(c.ctx, reqs)
 	if clustered {
 		c.waitEnd()
 	}
+	// A blocking GETJOB that found no job ends what this batch answers.
+	cut := len(reqs)
+	for _, i := range b.probes {
+		if jobs, ok := replies[i].(*protocol.Jobs); ok && len(jobs.Jobs) == 0 {
+			cut = i
+			break
+		}
+	}
 	for i, r := range replies {
-		if jobs, ok := r.(*protocol.Jobs); ok {
+		jobs, isJobs := r.(*protocol.Jobs)
+		switch {
+		case i >= cut:
+			if isJobs {
+				for _, j := range jobs.Jobs {
+					s.node.GiveBack(j) // taken by a try whose GETJOB runs again
+				}
+			}
+		case isJobs:
 			g := reqs[i].(*protocol.GetJob)
 			c.append(func(b []byte) []byte { return appendJobs(b, jobs, g.Withcounters, true) })
-		} else {
+		default:
 			c.reply(r)
 		}
 	}
 	d := time.Since(start)
 	each := d / time.Duration(len(reqs))
-	for i, cm := range cmds {
+	for i, cm := range cmds[:cut] {
 		cm.calls.Add(1)
 		cm.usec.Add(each.Microseconds())
 		s.record(cm, args[i], each)
 	}
-	c.lastCmd.Store(cmds[len(cmds)-1].name)
-	c.lastAt.Store(time.Now().UnixMilli())
+	if cut > 0 {
+		c.lastCmd.Store(cmds[cut-1].name)
+		c.lastAt.Store(time.Now().UnixMilli())
+	}
+	// Counted and shown to MONITOR with the batch, the GETJOBs from the cut
+	// on run alone, in order.
+	for i := cut; i < len(reqs); i++ {
+		s.call(c, cmds[i], args[i])
+	}
 	b.reset() // before the rest, which may batch again
 	for _, rc := range rest {
 		s.dispatch(c.conn, rc)

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A pipeline mixing batchable commands (ADDJOB, GETJOB NOHANG on one
@@ -182,5 +183,84 @@ func TestPipelineAcksAnswerEachInOrder(t *testing.T) {
 	}
 	if v := r.xcmd("SHOW", ids[5]); v.kind != '*' || v.null {
 		t.Fatalf("SHOW of the job not acked = %+v", v)
+	}
+}
+
+// A consumer's pipeline of blocking GETJOBs on one queue: the jobs there
+// are handed out in order, the GETJOBs behind them wait and time out, each
+// answered in order.
+func TestPipelineBlockingGetjobsTakeWhatIsThere(t *testing.T) {
+	tn := startNode(t)
+	r := tn.raw(t)
+	var ids []string
+	for i := 0; i < 3; i++ {
+		ids = append(ids, r.xcmd("ADDJOB", "bq", fmt.Sprint(i), "0").str)
+	}
+	var b strings.Builder
+	for i := 0; i < 5; i++ {
+		b.WriteString(xmbulk("GETJOB", "TIMEOUT", "50", "FROM", "bq"))
+	}
+	r.send(b.String())
+	for i := 0; i < 5; i++ {
+		v := r.xread()
+		if i < 3 {
+			if v.kind != '*' || len(v.arr) != 1 || v.arr[0].arr[1].str != ids[i] {
+				t.Fatalf("GETJOB %d = %+v, want job %s", i, v, ids[i])
+			}
+		} else if v.kind != '*' || !v.null {
+			t.Fatalf("GETJOB %d = %+v, want a timeout (null)", i, v)
+		}
+	}
+	if v := r.xcmd("QLEN", "bq"); v.num != 0 {
+		t.Fatalf("QLEN = %d", v.num)
+	}
+}
+
+// The first of two pipelined blocking GETJOBs on an empty queue waits and
+// gets the job another client adds; the second times out.
+func TestPipelineBlockingGetjobWaitsForAJob(t *testing.T) {
+	tn := startNode(t)
+	r := tn.raw(t)
+	r.send(xmbulk("GETJOB", "TIMEOUT", "5000", "FROM", "wq") + xmbulk("GETJOB", "TIMEOUT", "50", "FROM", "wq"))
+	other := tn.raw(t)
+	deadline := time.Now().Add(5 * time.Second)
+	for xinfo(t, tn, "blocked_clients") != "1" {
+		if time.Now().After(deadline) {
+			t.Fatal("the first GETJOB did not block")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	id := other.xcmd("ADDJOB", "wq", "late", "0").str
+	if v := r.xread(); v.kind != '*' || len(v.arr) != 1 || v.arr[0].arr[1].str != id {
+		t.Fatalf("the waiting GETJOB = %+v, want %s", v, id)
+	}
+	if v := r.xread(); v.kind != '*' || !v.null {
+		t.Fatalf("the second GETJOB = %+v, want a timeout", v)
+	}
+}
+
+// Commands behind a blocking GETJOB run after it returns, never with it:
+// an ADDJOB behind a GETJOB that times out adds its job once, and only
+// then (the GETJOB does not get it).
+func TestPipelineCommandsBehindABlockingGetjobWait(t *testing.T) {
+	tn := startNode(t)
+	r := tn.raw(t)
+	r.send(xmbulk("GETJOB", "TIMEOUT", "50", "FROM", "aq") + xmbulk("ADDJOB", "aq", "after", "0") +
+		xmbulk("GETJOB", "TIMEOUT", "50", "FROM", "aq") + xmbulk("GETJOB", "NOHANG", "FROM", "other"))
+	if v := r.xread(); v.kind != '*' || !v.null {
+		t.Fatalf("GETJOB = %+v, want a timeout", v)
+	}
+	id := r.xread()
+	if id.kind != '+' {
+		t.Fatalf("ADDJOB = %+v", id)
+	}
+	if v := r.xread(); v.kind != '*' || len(v.arr) != 1 || v.arr[0].arr[1].str != id.str {
+		t.Fatalf("the GETJOB behind the ADDJOB = %+v, want %s", v, id.str)
+	}
+	if v := r.xread(); v.kind != '*' || !v.null {
+		t.Fatalf("GETJOB NOHANG on another queue = %+v", v)
+	}
+	if v := r.xcmd("QLEN", "aq"); v.num != 0 {
+		t.Fatalf("QLEN = %d: the ADDJOB ran twice", v.num)
 	}
 }

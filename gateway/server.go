@@ -412,10 +412,15 @@ func (s *Server) run(c *client, cmd *command, args [][]byte) {
 
 // runCommand calls the command and keeps its statistics.
 func (s *Server) runCommand(c *client, cmd *command, args [][]byte) {
+	s.feedMonitors(c, cmd, args)
+	s.call(c, cmd, args)
+}
+
+// call is runCommand for a command MONITOR has already been shown.
+func (s *Server) call(c *client, cmd *command, args [][]byte) {
 	start := time.Now()
 	c.lastCmd.Store(cmd.name)
 	c.lastAt.Store(start.UnixMilli())
-	s.feedMonitors(c, cmd, args)
 	cmd.fn(c, args)
 	d := time.Since(start)
 	cmd.calls.Add(1)
