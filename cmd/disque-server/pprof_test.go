@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/godisque/godisque/internal/etcdtest"
 )
 
 // startWithPprof runs a node with --pprof addr and waits for its PONG.
@@ -24,17 +26,6 @@ func startWithPprof(t *testing.T, addr string) *server {
 	args := []string{"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--dir", s.dir, "--pprof", addr}
 	s.launch("pprof", args, 20*time.Second, func() error { return c.Ping(context.Background()).Err() })
 	return s
-}
-
-// freeAddr is a loopback address nobody listens on (for a moment).
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // pprofCmdline is what the profiler at addr says the command line is.
@@ -54,7 +45,7 @@ func pprofCmdline(t *testing.T, addr string) string {
 
 // --pprof serves Go's profiler on the address given.
 func TestPprofDirectiveServesTheProfiler(t *testing.T) {
-	addr := freeAddr(t)
+	addr := etcdtest.FreeAddr(t)
 	startWithPprof(t, addr)
 	if got := pprofCmdline(t, addr); !strings.Contains(got, "--pprof") {
 		t.Fatalf("the profiler's command line is %q", got)
@@ -68,7 +59,7 @@ func TestPprofEnvironmentWins(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer taken.Close()
-	env := freeAddr(t)
+	env := etcdtest.FreeAddr(t)
 	servePprof(zap.NewNop(), taken.Addr().String(), env)
 	if got := pprofCmdline(t, env); got == "" {
 		t.Fatal("empty command line")
