@@ -153,15 +153,7 @@ func TestClusterAckOnAnyNodeRemovesEveryCopy(t *testing.T) {
 	}
 	cl.WaitFor("every copy gone after FASTACK", func() bool { return strings.Join(states(t, cl, id), "") == "" })
 	id = addJob(t, cl.Client(0), "q", "x", 5000, "REPLICATE", 2)
-	outsider := -1
-	for i, s := range states(t, cl, id) {
-		if s == "" {
-			outsider = i
-		}
-	}
-	if outsider < 0 {
-		t.Fatal("REPLICATE 2 on 3 nodes put a copy everywhere")
-	}
+	outsider := outsiderOf(t, cl, id)
 	if n, _ := cl.Client(outsider).Do(ctx, "ACKJOB", id).Int(); n != 0 {
 		t.Fatalf("ACKJOB of an unknown job counted %d", n)
 	}
@@ -173,13 +165,7 @@ func TestClusterAckOnAnyNodeRemovesEveryCopy(t *testing.T) {
 	a := addJob(t, cl.Client(0), "q", "a", 5000, "REPLICATE", 3)
 	b := addJob(t, cl.Client(0), "q", "b", 5000, "REPLICATE", 3)
 	c := addJob(t, cl.Client(0), "q", "c", 5000, "REPLICATE", 2)
-	outsider = -1
-	for i, s := range states(t, cl, c) {
-		if s == "" {
-			outsider = i
-		}
-	}
-	p := cl.Client(outsider).Pipeline()
+	p := cl.Client(outsiderOf(t, cl, c)).Pipeline()
 	acks := []*redis.Cmd{p.Do(ctx, "ACKJOB", a), p.Do(ctx, "ACKJOB", b), p.Do(ctx, "ACKJOB", c)}
 	if _, err := p.Exec(ctx); err != nil {
 		t.Fatal(err)
@@ -192,6 +178,36 @@ func TestClusterAckOnAnyNodeRemovesEveryCopy(t *testing.T) {
 	cl.WaitFor("every copy gone after pipelined acks", func() bool {
 		return strings.Join(append(append(states(t, cl, a), states(t, cl, b)...), states(t, cl, c)...), "") == ""
 	})
+
+	// FASTACKs in one pipeline: a held job, then one the node does not
+	// know; every copy of both goes.
+	d := addJob(t, cl.Client(0), "q", "d", 5000, "REPLICATE", 3)
+	e := addJob(t, cl.Client(0), "q", "e", 5000, "REPLICATE", 2)
+	p = cl.Client(outsiderOf(t, cl, e)).Pipeline()
+	fast := []*redis.Cmd{p.Do(ctx, "FASTACK", d), p.Do(ctx, "FASTACK", e)}
+	if _, err := p.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []int64{1, 0} {
+		if n, err := fast[i].Int64(); err != nil || n != want {
+			t.Fatalf("pipelined FASTACK %d = %d, %v; want %d", i+1, n, err, want)
+		}
+	}
+	cl.WaitFor("every copy gone after pipelined FASTACKs", func() bool {
+		return strings.Join(append(states(t, cl, d), states(t, cl, e)...), "") == ""
+	})
+}
+
+// outsiderOf is a node that holds no copy of the job id.
+func outsiderOf(t *testing.T, cl *clustertest.Cluster, id string) int {
+	t.Helper()
+	for i, s := range states(t, cl, id) {
+		if s == "" {
+			return i
+		}
+	}
+	t.Fatalf("every node holds a copy of %s", id)
+	return -1
 }
 
 func TestClusterReplicaRequeuesAJobWhoseNodeDied(t *testing.T) {

@@ -639,8 +639,8 @@ func (n *Node) GiveBack(j *protocol.JobItem) {
 // actor instead of one per request (DESIGN.md, "The gateway"): a pipeline of
 // 16 ADDJOBs to one queue costs one mailbox hop, one wake-up and, with the
 // append-only file on, one group commit. Only ADDJOB, GETJOB NOHANG on a
-// single queue and ACKJOB of one known job (sent to the job's queue) are
-// batched; the replies come back in request order, and
+// single queue and ACKJOB or FASTACK of one known job (sent to the job's
+// queue) are batched; the replies come back in request order, and
 // requests to the same queue run in the order given (requests to different
 // queues are independent and run in parallel). Anything else is answered by
 // Ask, one at a time, before the batch is sent.
@@ -665,7 +665,6 @@ func (n *Node) AskBatch(ctx context.Context, reqs []proto.Message) []proto.Messa
 		done  chan any
 	}
 	var solo []soloReq
-	var acked []string // the IDs of batched ACKJOBs, for dummyAcks after
 	add := func(queue string, i int, op any) {
 		g := groups[queue]
 		if g == nil {
@@ -683,6 +682,21 @@ func (n *Node) AskBatch(ctx context.Context, reqs []proto.Message) []proto.Messa
 		}
 		g.idx = append(g.idx, i)
 		g.ops = append(g.ops, op)
+	}
+	// The IDs of batched ACKJOBs and FASTACKs, for what Ask does after them.
+	var acked, fastAcked []string
+	// byJob puts an ack of one known job in its queue's group.
+	byJob := func(i int, op any, ids []string, batched *[]string) bool {
+		if len(ids) != 1 {
+			return false
+		}
+		j, ok := n.dir.Get(ids[0])
+		if !ok {
+			return false
+		}
+		add(j.Queue, i, op)
+		*batched = append(*batched, ids[0])
+		return true
 	}
 	for i, r := range reqs {
 		switch m := r.(type) {
@@ -707,14 +721,13 @@ func (n *Node) AskBatch(ctx context.Context, reqs []proto.Message) []proto.Messa
 			}
 			out[i] = n.Ask(ctx, r)
 		case *protocol.AckJob:
-			if len(m.Ids) == 1 {
-				if j, ok := n.dir.Get(m.Ids[0]); ok {
-					add(j.Queue, i, m)
-					acked = append(acked, m.Ids[0])
-					continue
-				}
+			if !byJob(i, m, m.Ids, &acked) {
+				out[i] = n.Ask(ctx, r)
 			}
-			out[i] = n.Ask(ctx, r)
+		case *protocol.FastAck:
+			if !byJob(i, m, m.Ids, &fastAcked) {
+				out[i] = n.Ask(ctx, r)
+			}
 		default:
 			out[i] = n.Ask(ctx, r)
 		}
@@ -742,6 +755,9 @@ func (n *Node) AskBatch(ctx context.Context, reqs []proto.Message) []proto.Messa
 	}
 	if len(acked) > 0 {
 		n.dummyAcks(acked) // as Ask does after each ACKJOB
+	}
+	if len(fastAcked) > 0 {
+		n.fastAckUnknown(fastAcked) // and after each FASTACK
 	}
 	return out
 }

@@ -19,7 +19,7 @@ func (s *Server) jobCommands() []*command {
 		{name: "addjob", arity: -4, flags: []string{"write", "denyoom", "fast"}, fn: s.cmdADDJOB, batch: batchADDJOB},
 		{name: "getjob", arity: -2, flags: []string{"write", "fast"}, fn: s.cmdGETJOB, batch: batchGETJOB},
 		{name: "ackjob", arity: -1, flags: []string{"write", "fast"}, fn: idList(s, parseACKJOB), batch: batchACKJOB},
-		{name: "fastack", arity: -1, flags: []string{"write", "fast"}, fn: idList(s, parseFASTACK)},
+		{name: "fastack", arity: -1, flags: []string{"write", "fast"}, fn: idList(s, parseFASTACK), batch: batchFASTACK},
 		{name: "nack", arity: -1, flags: []string{"write", "denyoom", "fast"}, fn: idList(s, parseNACK)},
 		{name: "enqueue", arity: -1, flags: []string{"write", "denyoom", "fast"}, fn: idList(s, parseENQUEUE)},
 		{name: "dequeue", arity: -1, flags: []string{"write", "fast"}, fn: idList(s, parseDEQUEUE)},

@@ -14,8 +14,8 @@ import (
 // A pipeline is a burst of commands read in one go. Run one by one, each
 // ADDJOB would pay its own trip to its queue actor and back: a mailbox
 // hop, two goroutine wake-ups, and with the append-only file on its own
-// commit. When a batchable command (ADDJOB, GETJOB on one queue, ACKJOB of
-// one ID) has more commands behind it, the run of batchable commands that
+// commit. When a batchable command (ADDJOB, GETJOB on one queue, ACKJOB or
+// FASTACK of one ID) has more commands behind it, the run of batchable commands that
 // follows it is taken from redcon's pipeline and handed to the node in one
 // AskBatch: one message per queue actor. Replies are written in order; the commands after
 // the run are dispatched as usual (and may batch again). Admission (auth,
@@ -64,14 +64,24 @@ func getQueue(m proto.Message) (queue string, ok bool) {
 }
 
 // batchACKJOB batches an ACKJOB of one well-formed ID; several IDs, or a
-// bad one, run alone.
+// bad one, run alone. batchFASTACK is the same for FASTACK.
 func batchACKJOB(b *batchBufs, args [][]byte) (proto.Message, bool) {
-	if len(args) != 2 || !validJobID(args[1]) {
-		return nil, false
-	}
 	m := reuse(&b.acks)
-	m.Ids = append(m.Ids[:0], string(args[1]))
-	return m, true
+	return m, oneID(&m.Ids, args)
+}
+
+func batchFASTACK(b *batchBufs, args [][]byte) (proto.Message, bool) {
+	m := reuse(&b.fastAcks)
+	return m, oneID(&m.Ids, args)
+}
+
+// oneID sets *ids to the one ID of args, if args has one well-formed ID.
+func oneID(ids *[]string, args [][]byte) bool {
+	if len(args) != 2 || !validJobID(args[1]) {
+		return false
+	}
+	*ids = append((*ids)[:0], string(args[1]))
+	return true
 }
 
 // batchBufs is a connection's reusable room for its batches: the requests
@@ -79,12 +89,13 @@ func batchACKJOB(b *batchBufs, args [][]byte) (proto.Message, bool) {
 // runBatch returns (the node copies what it keeps), so the next batch
 // overwrites them: no allocation per command for the batch itself.
 type batchBufs struct {
-	reqs []proto.Message
-	cmds []*command
-	args [][][]byte
-	adds []protocol.AddJob
-	gets []protocol.GetJob
-	acks []protocol.AckJob
+	reqs     []proto.Message
+	cmds     []*command
+	args     [][][]byte
+	adds     []protocol.AddJob
+	gets     []protocol.GetJob
+	acks     []protocol.AckJob
+	fastAcks []protocol.FastAck
 	// probes are the indexes of the blocking GETJOBs of the batch, tried
 	// without blocking.
 	probes []int
@@ -115,13 +126,20 @@ func (b *batchBufs) reset() {
 		b.gets[i] = protocol.GetJob{Queues: q[:0]}
 	}
 	for i := range b.acks {
-		ids := b.acks[i].Ids
-		clear(ids)
-		b.acks[i] = protocol.AckJob{Ids: ids[:0]}
+		b.acks[i] = protocol.AckJob{Ids: emptied(b.acks[i].Ids)}
+	}
+	for i := range b.fastAcks {
+		b.fastAcks[i] = protocol.FastAck{Ids: emptied(b.fastAcks[i].Ids)}
 	}
 	b.reqs, b.cmds, b.args = b.reqs[:0], b.cmds[:0], b.args[:0]
-	b.adds, b.gets, b.acks = b.adds[:0], b.gets[:0], b.acks[:0]
+	b.adds, b.gets, b.acks, b.fastAcks = b.adds[:0], b.gets[:0], b.acks[:0], b.fastAcks[:0]
 	b.probes = b.probes[:0]
+}
+
+// emptied is ids cleared, with its room kept.
+func emptied(ids []string) []string {
+	clear(ids)
+	return ids[:0]
 }
 
 // runBatch runs cmd and the batchable commands behind it; false when there

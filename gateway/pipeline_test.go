@@ -166,23 +166,17 @@ func TestPipelineAcksAnswerEachInOrder(t *testing.T) {
 		b.WriteString(xmbulk(cmd...))
 	}
 	r.send(b.String())
-	for i, want := range []int64{1, 1, 0, 0, -1, 2, 1, 0} {
-		v := r.xread()
-		if want < 0 {
-			if v.kind != '-' || v.str != "BADID Invalid Job ID format." {
-				t.Fatalf("reply %d = %+v, want the bad ID error", i, v)
-			}
-			continue
-		}
-		if v.kind != ':' || v.num != want {
-			t.Fatalf("reply %d = %+v, want :%d", i, v, want)
-		}
-	}
+	readCounts(t, r, 1, 1, 0, 0, -1, 2, 1, 0)
 	if v := r.xcmd("QLEN", "acks1"); v.num != 1 {
 		t.Fatalf("QLEN acks1 = %d, want 1 (only job 5 left)", v.num)
 	}
 	if v := r.xcmd("SHOW", ids[5]); v.kind != '*' || v.null {
 		t.Fatalf("SHOW of the job not acked = %+v", v)
+	}
+	for i, id := range ids[:5] {
+		if v := r.xcmd("SHOW", id); !v.null {
+			t.Fatalf("SHOW of acked job %d = %+v, want it gone", i, v)
+		}
 	}
 }
 
@@ -192,10 +186,7 @@ func TestPipelineAcksAnswerEachInOrder(t *testing.T) {
 func TestPipelineBlockingGetjobsTakeWhatIsThere(t *testing.T) {
 	tn := startNode(t)
 	r := tn.raw(t)
-	var ids []string
-	for i := 0; i < 3; i++ {
-		ids = append(ids, r.xcmd("ADDJOB", "bq", fmt.Sprint(i), "0").str)
-	}
+	ids := addJobs(r, "bq", 3)
 	var b strings.Builder
 	for i := 0; i < 5; i++ {
 		b.WriteString(xmbulk("GETJOB", "TIMEOUT", "50", "FROM", "bq"))
@@ -263,4 +254,51 @@ func TestPipelineCommandsBehindABlockingGetjobWait(t *testing.T) {
 	if v := r.xcmd("QLEN", "aq"); v.num != 0 {
 		t.Fatalf("QLEN = %d: the ADDJOB ran twice", v.num)
 	}
+}
+
+// FASTACKs batch as ACKJOBs do: each answered in order, each job gone.
+func TestPipelineFastacksAnswerEachInOrder(t *testing.T) {
+	tn := startNode(t)
+	r := tn.raw(t)
+	ids := addJobs(r, "fq", 3)
+	var b strings.Builder
+	for _, id := range []string{ids[0], ids[1], ids[0], "D-dcb833cf-8YL1NT17e9+wsA/09NqxscQI-05a1", "bad"} {
+		b.WriteString(xmbulk("FASTACK", id))
+	}
+	r.send(b.String())
+	readCounts(t, r, 1, 1, 0, 0, -1)
+	if v := r.xcmd("QLEN", "fq"); v.num != 1 {
+		t.Fatalf("QLEN = %d, want 1", v.num)
+	}
+	for i, id := range ids {
+		if v := r.xcmd("SHOW", id); v.null != (i < 2) {
+			t.Fatalf("SHOW of job %d = %+v: want it gone only if fast-acked", i, v)
+		}
+	}
+}
+
+// readCounts reads one integer reply per want, in order; a want of -1 is
+// the bad job ID error instead.
+func readCounts(t *testing.T, r *raw, want ...int64) {
+	t.Helper()
+	for i, w := range want {
+		v := r.xread()
+		if w < 0 {
+			if v.kind != '-' || v.str != "BADID Invalid Job ID format." {
+				t.Fatalf("reply %d = %+v, want the bad ID error", i, v)
+			}
+		} else if v.kind != ':' || v.num != w {
+			t.Fatalf("reply %d = %+v, want :%d", i, v, w)
+		}
+	}
+}
+
+// addJobs adds n jobs to queue, with bodies "0", "1", ..., and returns
+// their IDs.
+func addJobs(r *raw, queue string, n int) []string {
+	var ids []string
+	for i := 0; i < n; i++ {
+		ids = append(ids, r.xcmd("ADDJOB", queue, fmt.Sprint(i), "0").str)
+	}
+	return ids
 }
