@@ -15,10 +15,11 @@ import (
 // ADDJOB would pay its own trip to its queue actor and back: a mailbox
 // hop, two goroutine wake-ups, and with the append-only file on its own
 // commit. When a batchable command (ADDJOB, GETJOB on one queue, ACKJOB or
-// FASTACK of one ID) has more commands behind it, the run of batchable commands that
-// follows it is taken from redcon's pipeline and handed to the node in one
-// AskBatch: one message per queue actor. Replies are written in order; the commands after
-// the run are dispatched as usual (and may batch again). Admission (auth,
+// FASTACK of one ID) has more commands behind it, the run of batchable
+// commands that follows it is taken from redcon's pipeline and handed to the
+// node in one AskBatch: one message per queue actor. Replies are written in
+// order; the commands after the run are dispatched as usual (and may batch
+// again). Admission (auth,
 // MISCONF, OOM) is decided once for the run: the same connection state holds
 // for all of it. A command whose arguments are wrong does not join: it ends
 // the run and gets its error in order.
@@ -47,20 +48,12 @@ func batchGETJOB(b *batchBufs, args [][]byte) (proto.Message, bool) {
 	return m, err == nil && len(m.Queues) == 1
 }
 
-// blockingGet tells a blocking GETJOB of a batch, and its queue.
-func blockingGet(m proto.Message) (queue string, ok bool) {
-	if g, isGet := m.(*protocol.GetJob); isGet && !g.Nohang {
-		return g.Queues[0], true
+// getQueue is the queue of a batched GETJOB, and whether it may block.
+func getQueue(m proto.Message) (queue string, isGet, blocking bool) {
+	if g, ok := m.(*protocol.GetJob); ok {
+		return g.Queues[0], true, !g.Nohang
 	}
-	return "", false
-}
-
-// getQueue is the queue of a batched GETJOB.
-func getQueue(m proto.Message) (queue string, ok bool) {
-	if g, isGet := m.(*protocol.GetJob); isGet {
-		return g.Queues[0], true
-	}
-	return "", false
+	return "", false, false
 }
 
 // batchACKJOB batches an ACKJOB of one well-formed ID; several IDs, or a
@@ -121,9 +114,7 @@ func (b *batchBufs) reset() {
 	clear(b.args)
 	clear(b.adds)
 	for i := range b.gets {
-		q := b.gets[i].Queues
-		clear(q)
-		b.gets[i] = protocol.GetJob{Queues: q[:0]}
+		b.gets[i] = protocol.GetJob{Queues: emptied(b.gets[i].Queues)}
 	}
 	for i := range b.acks {
 		b.acks[i] = protocol.AckJob{Ids: emptied(b.acks[i].Ids)}
@@ -136,10 +127,10 @@ func (b *batchBufs) reset() {
 	b.probes = b.probes[:0]
 }
 
-// emptied is ids cleared, with its room kept.
-func emptied(ids []string) []string {
-	clear(ids)
-	return ids[:0]
+// emptied is l cleared, with its room kept.
+func emptied(l []string) []string {
+	clear(l)
+	return l[:0]
 }
 
 // runBatch runs cmd and the batchable commands behind it; false when there
@@ -157,8 +148,7 @@ func (s *Server) runBatch(c *client, cmd *command, first redcon.Command) bool {
 	args := append(b.args, first.Args)
 	inBytes := 0
 	// A run with a blocking GETJOB holds GETJOBs on one queue only.
-	q0, allGets := getQueue(m)
-	_, blocking := blockingGet(m)
+	q0, allGets, blocking := getQueue(m)
 	for _, nx := range next {
 		if len(reqs) == maxBatch || len(nx.Args) == 0 {
 			break
@@ -172,14 +162,12 @@ func (s *Server) runBatch(c *client, cmd *command, first redcon.Command) bool {
 		if !ok {
 			break
 		}
-		q, isGet := getQueue(nm)
-		sameGets := allGets && isGet && q == q0
-		if _, nb := blockingGet(nm); (blocking || nb) && !sameGets {
+		q, isGet, nb := getQueue(nm)
+		allGets = allGets && isGet && q == q0
+		blocking = blocking || nb
+		if blocking && !allGets {
 			break
-		} else if nb {
-			blocking = true
 		}
-		allGets = sameGets
 		reqs = append(reqs, nm)
 		cmds = append(cmds, ncmd)
 		args = append(args, nx.Args)

@@ -257,9 +257,10 @@ type command struct {
 	write bool
 	// loadingOK commands are served while the node loads its file.
 	loadingOK bool
-	// batch, for the commands a pipeline may batch (ADDJOB, GETJOB NOHANG
-	// on one queue), parses the arguments and says whether this call can
-	// join a batch (pipeline.go).
+	// batch, for the commands a pipeline may batch (ADDJOB, GETJOB on one
+	// queue, ACKJOB and FASTACK of one ID), parses the arguments into the
+	// connection's batch buffers and says whether this call can join a
+	// batch (pipeline.go).
 	batch func(b *batchBufs, args [][]byte) (proto.Message, bool)
 	calls atomic.Int64
 	usec  atomic.Int64
