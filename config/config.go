@@ -552,26 +552,26 @@ func isBaseName(p string) bool {
 
 // checkSeed checks one cluster-seeds entry: host:port with a port in
 // 1..65535.
-func checkSeed(s string) error {
-	host, port, err := net.SplitHostPort(s)
-	if err != nil || host == "" {
-		return fmt.Errorf("seed %q must be host:port", s)
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return fmt.Errorf("seed %q has an invalid port", s)
-	}
-	return nil
-}
+func checkSeed(s string) error { return checkHostPort("seed", s, false) }
 
 // checkPprof checks the pprof address: host:port, or :port for every
 // interface, with a port in 1..65535.
-func checkPprof(s string) error {
-	_, port, err := net.SplitHostPort(s)
-	if err != nil {
-		return fmt.Errorf("pprof address %q must be host:port", s)
+func checkPprof(s string) error { return checkHostPort("pprof address", s, true) }
+
+// checkHostPort checks the address s, named what in errors: host:port with
+// a port in 1..65535; ":port" only when anyHost.
+func checkHostPort(what, s string, anyHost bool) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || host == "" && !anyHost {
+		return fmt.Errorf("%s %q must be host:port", what, s)
 	}
+	return checkPort(what, s, port)
+}
+
+// checkPort checks the port of the address s, named what in errors.
+func checkPort(what, s, port string) error {
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return fmt.Errorf("pprof address %q has an invalid port", s)
+		return fmt.Errorf("%s %q has an invalid port", what, s)
 	}
 	return nil
 }
@@ -598,8 +598,5 @@ func checkEtcdEndpoint(s string) error {
 	if err != nil || host == "" || strings.ContainsAny(host, "/?#@") {
 		return fmt.Errorf("etcd endpoint %q must be http://host:port, https://host:port or host:port", s)
 	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return fmt.Errorf("etcd endpoint %q has an invalid port", s)
-	}
-	return nil
+	return checkPort("etcd endpoint", s, port)
 }
