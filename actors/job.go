@@ -116,12 +116,7 @@ func newJob(ids *protocol.IDGen, ttl, retry int64, body []byte) *Job {
 		return &Job{ID: ids.Next(ttl, retry), Body: string(body), heapIdx: -1}
 	}
 	j, b := allocJob(protocol.JobIDLen + len(body))
-	b = append(ids.AppendNext(b, ttl, retry), body...) // within the block
-	j.ID = ownString(b[:protocol.JobIDLen])
-	if len(body) > 0 {
-		j.Body = ownString(b[protocol.JobIDLen:])
-	}
-	return j
+	return j.inBlock(append(ids.AppendNext(b, ttl, retry), body...), protocol.JobIDLen)
 }
 
 // jobWith is newJob for an ID already made (a copy from a peer, a record of
@@ -132,10 +127,15 @@ func jobWith(id string, body []byte) *Job {
 		return &Job{ID: id, Body: ownString(body), heapIdx: -1}
 	}
 	j, b := allocJob(len(id) + len(body))
-	b = append(append(b, id...), body...) // within the block
-	j.ID = ownString(b[:len(id)])
-	if len(body) > 0 {
-		j.Body = ownString(b[len(id):])
+	return j.inBlock(append(append(b, id...), body...), len(id))
+}
+
+// inBlock points the job's ID and body at b, the bytes allocJob gave it
+// (appended within their room): the ID's idLen bytes, then the body.
+func (j *Job) inBlock(b []byte, idLen int) *Job {
+	j.ID = ownString(b[:idLen])
+	if len(b) > idLen {
+		j.Body = ownString(b[idLen:])
 	}
 	return j
 }
